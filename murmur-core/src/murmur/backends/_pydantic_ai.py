@@ -1,0 +1,322 @@
+"""The one place that builds and runs a `pydantic_ai.Agent`.
+
+Imported lazily (PydanticAI takes well over a second to import). Built agents are cached
+per murmur `Agent` and tool-registry version: per-run state (the execution context that
+tools need) travels in a context variable, so one PydanticAI agent serves concurrent runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_ai import Agent as PAAgent
+from pydantic_ai import FunctionToolset, ModelRetry
+from pydantic_ai.capabilities import NativeTool
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+    UserError,
+)
+from pydantic_ai.models import Model, infer_model
+from pydantic_ai.models.concurrency import ConcurrencyLimitedModel
+from pydantic_ai.models.fallback import FallbackModel
+from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
+from pydantic_ai.usage import UsageLimits
+
+from murmur.agent import Agent
+from murmur.core.context import ExecutionContext, current_context
+from murmur.core.errors import (
+    BudgetExceededError,
+    MurmurError,
+    SpawnError,
+    ToolExecutionError,
+)
+from murmur.events import EventType, RuntimeEvent
+from murmur.tools import ToolRegistry, check_tool_allowed
+
+__all__ = ["ExecutionOutcome", "PydanticAIExecutor", "function_toolset", "map_exception"]
+
+_CACHE_SIZE = 512
+
+
+@dataclass(slots=True)
+class ExecutionOutcome:
+    """What a backend returns for one executed attempt."""
+
+    output: Any
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    tool_calls: int = 0
+    cost_usd: float | None = None
+    model: str | None = None
+    messages: list[Any] | None = None
+
+
+def _resolve_model(agent: Agent) -> Model:
+    """The agent's model with fallbacks and concurrency caps applied."""
+    try:
+        primary = infer_model(agent.model) if isinstance(agent.model, str) else agent.model
+        fallbacks = [infer_model(m) if isinstance(m, str) else m for m in agent.fallback_models]
+    except UserError as exc:
+        raise SpawnError(
+            f"agent {agent.name!r}: {exc}. Use a PydanticAI model string such as "
+            "'openai:gpt-5.2', 'anthropic:claude-sonnet-4-6' or 'test', and install the "
+            "provider extra (pip install 'murmur-core[openai]')",
+            code="unknown_model",
+            details={"model": agent.model_name},
+        ) from None
+    except ImportError as exc:
+        raise SpawnError(
+            f"agent {agent.name!r}: the provider for {agent.model_name!r} is not installed: {exc}",
+            code="provider_missing",
+        ) from None
+    model: Model = FallbackModel(primary, *fallbacks) if fallbacks else primary
+    if agent.max_concurrent_requests is not None:
+        model = ConcurrencyLimitedModel(model, limiter=agent.max_concurrent_requests)
+    elif agent.model_concurrency_limiter is not None:
+        model = ConcurrencyLimitedModel(model, limiter=agent.model_concurrency_limiter)
+    return model
+
+
+async def _emit(ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]) -> None:
+    runtime = ctx.runtime
+    if runtime is None:
+        return
+    await runtime.emit(
+        RuntimeEvent(
+            event_type=event_type,
+            agent_name=ctx.agent.name,
+            task_id=ctx.task.id,
+            trace_id=ctx.trace_id,
+            parent_trace_id=ctx.parent_trace_id,
+            payload=payload,
+        )
+    )
+
+
+def _preview(value: Any, limit: int = 500) -> Any:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@dataclass
+class GatedToolset(WrapperToolset[Any]):
+    """Wraps any toolset: every call passes the trust gate and emits tool events.
+
+    `read_only` names the tools a LOW-trust agent may call (for native tools, the registry
+    says; for provider toolsets, their `readOnlyHint` annotations when present).
+    """
+
+    read_only: frozenset[str] = frozenset()
+
+    async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
+        run = current_context()
+        if run is None:  # called outside murmur (e.g. by a user driving PydanticAI directly)
+            return await super().call_tool(name, tool_args, ctx, tool)
+        agent = run.agent
+        check_tool_allowed(
+            agent_name=agent.name,
+            trust_level=agent.trust_level,
+            allow_list=agent.tools,
+            tool_name=name,
+            read_only=name in self.read_only,
+        )
+        run.tool_calls += 1
+        await _emit(run, EventType.TOOL_CALL_STARTED, {"tool": name, "args": _preview(tool_args)})
+        started = time.perf_counter()
+        try:
+            result = await super().call_tool(name, tool_args, ctx, tool)
+        except ModelRetry:
+            await _emit(
+                run,
+                EventType.TOOL_CALL_FAILED,
+                {"tool": name, "error": "retry requested", "duration_ms": _ms(started)},
+            )
+            raise
+        except MurmurError as exc:
+            await _emit(
+                run,
+                EventType.TOOL_CALL_FAILED,
+                {"tool": name, "error": str(exc), "duration_ms": _ms(started)},
+            )
+            raise
+        except Exception as exc:
+            await _emit(
+                run,
+                EventType.TOOL_CALL_FAILED,
+                {"tool": name, "error": repr(exc), "duration_ms": _ms(started)},
+            )
+            raise ToolExecutionError(
+                f"tool {name!r} called by agent {agent.name!r} failed: {exc!r}",
+                details={"tool": name, "agent": agent.name, "exception": type(exc).__name__},
+            ) from exc
+        await _emit(
+            run,
+            EventType.TOOL_CALL_COMPLETED,
+            {"tool": name, "duration_ms": _ms(started), "result": _preview(result, 200)},
+        )
+        return result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def function_toolset(agent: Agent, registry: ToolRegistry) -> GatedToolset:
+    """The agent's declared native tools as one gated toolset.
+
+    Raises:
+        RegistryError: the agent declares a tool nobody registered.
+    """
+    tools = [registry.get(name) for name in agent.tools]
+    fts: FunctionToolset[Any] = FunctionToolset()
+    for tool in tools:
+        fts.add_function(tool.function, takes_ctx=False, name=tool.name, description=tool.description)
+    read_only = frozenset(t.name for t in tools if t.read_only)
+    return GatedToolset(fts, read_only=read_only)
+
+
+def _provider_toolsets(agent: Agent) -> list[AbstractToolset[Any]]:
+    out: list[AbstractToolset[Any]] = []
+    for server in agent.mcp_servers:
+        toolset = server if isinstance(server, AbstractToolset) else server.toolset()
+        out.append(GatedToolset(toolset, read_only=frozenset(getattr(server, "read_only", ()))))
+    return out
+
+
+def _prompt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, default=str)
+
+
+def map_exception(exc: BaseException, agent: Agent) -> MurmurError:
+    """Translate a PydanticAI / provider exception into the typed hierarchy."""
+    if isinstance(exc, MurmurError):
+        return exc
+    if isinstance(exc, UsageLimitExceeded):
+        return BudgetExceededError(
+            f"agent {agent.name!r} hit its token budget mid-run: {exc}", code="usage_limit"
+        )
+    if isinstance(exc, ModelAPIError):
+        return SpawnError(
+            f"agent {agent.name!r}: model provider error: {exc}",
+            code="provider_error",
+            details={"transient": True, "exception": type(exc).__name__},
+        )
+    if isinstance(exc, UnexpectedModelBehavior):
+        return SpawnError(
+            f"agent {agent.name!r}: the model did not produce a valid "
+            f"{getattr(agent.output_type, '__name__', agent.output_type)}: {exc}",
+            code="output_invalid",
+        )
+    if isinstance(exc, UserError):
+        return SpawnError(f"agent {agent.name!r}: {exc}", code="configuration")
+    if isinstance(exc, ConnectionError | OSError):
+        return SpawnError(
+            f"agent {agent.name!r}: connection error: {exc!r}",
+            code="connection_error",
+            details={"transient": True},
+        )
+    return SpawnError(
+        f"agent {agent.name!r} failed: {exc!r}",
+        details={"exception": type(exc).__name__},
+    )
+
+
+def _cost(messages: Sequence[Any]) -> float | None:
+    total = 0.0
+    priced = False
+    for message in messages:
+        cost_fn = getattr(message, "cost", None)
+        if cost_fn is None or getattr(message, "kind", None) != "response":
+            continue
+        try:
+            total += float(cost_fn().total_price)
+            priced = True
+        except Exception:  # unknown model: cost is best-effort
+            continue
+    return total if priced else None
+
+
+class PydanticAIExecutor:
+    """Builds (once, cached) and runs the PydanticAI agent for a murmur `Agent`."""
+
+    def __init__(self, registry: ToolRegistry) -> None:
+        self._registry = registry
+        self._cache: OrderedDict[int, tuple[Agent, int, PAAgent[Any, Any]]] = OrderedDict()
+
+    def build(self, agent: Agent) -> PAAgent[Any, Any]:
+        """The (cached) PydanticAI agent for `agent`."""
+        key = id(agent)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is agent and hit[1] == self._registry.version:
+            self._cache.move_to_end(key)
+            return hit[2]
+        toolsets: list[AbstractToolset[Any]] = []
+        if agent.tools:
+            toolsets.append(function_toolset(agent, self._registry))
+        toolsets.extend(_provider_toolsets(agent))
+        pa_agent: PAAgent[Any, Any] = PAAgent(
+            _resolve_model(agent),
+            output_type=agent.output_type,
+            instructions=agent.instructions or None,
+            name=agent.name,
+            model_settings=dict(agent.model_settings) if agent.model_settings else None,  # type: ignore[arg-type]
+            toolsets=toolsets or None,
+            capabilities=[NativeTool(t) for t in agent.builtin_tools] or None,
+        )
+        self._cache[key] = (agent, self._registry.version, pa_agent)
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return pa_agent
+
+    async def execute(
+        self,
+        ctx: ExecutionContext,
+        *,
+        remaining_tokens: int | None,
+    ) -> ExecutionOutcome:
+        """Run one attempt of `ctx` and return its validated output and usage."""
+        agent = ctx.agent
+        pa_agent = self.build(agent)
+        limits = UsageLimits(total_tokens_limit=remaining_tokens, request_limit=None)
+        try:
+            result = await pa_agent.run(
+                _prompt(ctx.input),
+                message_history=ctx.message_history or None,
+                usage_limits=limits,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise map_exception(exc, agent) from exc
+        usage = result.usage
+        messages = result.all_messages()
+        return ExecutionOutcome(
+            output=result.output,
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            requests=usage.requests,
+            tool_calls=usage.tool_calls,
+            cost_usd=_cost(messages),
+            model=agent.model_name,
+            messages=messages,
+        )
+

@@ -1,0 +1,85 @@
+"""Context passers: what a spawned agent sees of its parent's conversation.
+
+The ladder, cheapest first: `NullContextPasser` (nothing) and `FullContextPasser` (the
+parent's whole conversation) ship in the kernel; further passers are resolved by name
+through the plugin host (`Agent(context_passer="summary")`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from murmur.types import TaskSpec
+
+__all__ = [
+    "ContextPasser",
+    "FullContextPasser",
+    "NullContextPasser",
+    "ParentContext",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParentContext:
+    """What a child run can know about the run that spawned it.
+
+    `messages` are the parent's conversation so far (PydanticAI `ModelMessage`s).
+    """
+
+    agent_name: str
+    trace_id: str
+    task_id: str
+    messages: Sequence[Any] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class ContextPasser(Protocol):
+    """Decides which prior messages a child run starts with."""
+
+    name: str
+
+    async def prepare(self, parent: ParentContext | None, task: TaskSpec) -> list[Any]:
+        """Return the message history (PydanticAI `ModelMessage`s) the child run starts with."""
+        ...
+
+
+class NullContextPasser:
+    """The child starts fresh: no parent messages. Cheapest, and the default."""
+
+    name = "null"
+
+    async def prepare(self, parent: ParentContext | None, task: TaskSpec) -> list[Any]:
+        """No context."""
+        return []
+
+    def __repr__(self) -> str:
+        return "NullContextPasser()"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+class FullContextPasser:
+    """The child sees the parent's whole conversation so far. Most context, most tokens."""
+
+    name = "full"
+
+    async def prepare(self, parent: ParentContext | None, task: TaskSpec) -> list[Any]:
+        """The parent's messages, or nothing for a top-level run."""
+        if parent is None:
+            return []
+        return list(parent.messages)
+
+    def __repr__(self) -> str:
+        return "FullContextPasser()"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))

@@ -1,0 +1,1 @@
+"""The kernel's dependency-free core: errors and execution context."""

@@ -1,0 +1,130 @@
+"""Event emitters: where events go. An emitter is any object with `async emit(event)`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from murmur.events._model import EventType, RuntimeEvent
+
+__all__ = [
+    "CollectingEventEmitter",
+    "EventEmitter",
+    "LogEventEmitter",
+    "MultiEventEmitter",
+    "NullEventEmitter",
+]
+
+
+
+def _logger() -> Any:
+    import structlog
+
+    return structlog.get_logger("murmur.events")
+
+_ERROR_TYPES = frozenset(
+    {
+        EventType.AGENT_FAILED,
+        EventType.TOOL_CALL_FAILED,
+        EventType.BUDGET_EXCEEDED,
+        EventType.GROUP_FAILED,
+        EventType.TASK_REJECTED,
+        EventType.SPAWN_REFUSED,
+    }
+)
+
+
+@runtime_checkable
+class EventEmitter(Protocol):
+    """Anything that accepts runtime events. Implementations must not block for long."""
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Deliver one event."""
+        ...
+
+
+class LogEventEmitter:
+    """Writes every event through structlog: INFO for progress, ERROR for failures.
+
+    Args:
+        logger: a structlog logger to use instead of `murmur.events`.
+        level_overrides: not needed for most users; maps event types to log method names.
+    """
+
+    def __init__(self, logger: Any = None, *, include_payload: bool = True) -> None:
+        self._log = logger if logger is not None else _logger()
+        self._include_payload = include_payload
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Log one event."""
+        fields: dict[str, Any] = {
+            "agent": event.agent_name,
+            "task_id": event.task_id,
+            "trace_id": event.trace_id,
+        }
+        if event.parent_trace_id:
+            fields["parent_trace_id"] = event.parent_trace_id
+        if self._include_payload and event.payload:
+            fields.update({k: v for k, v in event.payload.items() if k not in fields})
+        if event.event_type in _ERROR_TYPES:
+            self._log.error(event.event_type.value, **fields)
+        else:
+            self._log.info(event.event_type.value, **fields)
+
+
+class NullEventEmitter:
+    """Drops every event (for benchmarks and for users who only want hooks)."""
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Do nothing."""
+
+
+class MultiEventEmitter:
+    """Fans each event out to several emitters concurrently; one failing emitter never
+    stops the others (its exception is logged)."""
+
+    def __init__(self, emitters: Iterable[EventEmitter]) -> None:
+        self.emitters: tuple[EventEmitter, ...] = tuple(emitters)
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Deliver one event to every emitter."""
+        if len(self.emitters) == 1:
+            await _safe_emit(self.emitters[0], event)
+            return
+        await asyncio.gather(*(_safe_emit(e, event) for e in self.emitters))
+
+
+class CollectingEventEmitter:
+    """Keeps every event in memory, in order (for tests and small tools)."""
+
+    def __init__(self) -> None:
+        self.events: list[RuntimeEvent] = []
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Append one event."""
+        self.events.append(event)
+
+    def of_type(self, *types: EventType) -> list[RuntimeEvent]:
+        """The collected events whose type is one of `types`."""
+        wanted = set(types)
+        return [e for e in self.events if e.event_type in wanted]
+
+    def types(self) -> Sequence[EventType]:
+        """The event types in emission order."""
+        return [e.event_type for e in self.events]
+
+
+async def _safe_emit(emitter: EventEmitter, event: RuntimeEvent) -> None:
+    try:
+        await emitter.emit(event)
+    except Exception as exc:  # an emitter must never fail a run
+        _logger().warning(
+            "emitter_failed",
+            emitter=type(emitter).__name__,
+            event_type=event.event_type.value,
+            error=repr(exc),
+        )
+
+
+safe_emit = _safe_emit

@@ -1,0 +1,23 @@
+"""Pipeline middleware: cost, timeout, retry, depth limit. Configured through
+`RuntimeOptions`; you rarely construct these yourself."""
+
+from __future__ import annotations
+
+from murmur.middleware._base import Middleware, Next, compose
+from murmur.middleware.cost_tracking import CostTrackingMiddleware, TokenBudget
+from murmur.middleware.depth_limit import DepthLimitMiddleware, SpawnCounter
+from murmur.middleware.retry import RetryMiddleware, is_transient
+from murmur.middleware.timeout import TimeoutMiddleware
+
+__all__ = [
+    "CostTrackingMiddleware",
+    "DepthLimitMiddleware",
+    "Middleware",
+    "Next",
+    "RetryMiddleware",
+    "SpawnCounter",
+    "TimeoutMiddleware",
+    "TokenBudget",
+    "compose",
+    "is_transient",
+]

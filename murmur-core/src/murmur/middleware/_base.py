@@ -1,0 +1,37 @@
+"""The middleware shape: `async (ctx, call_next) -> ExecutionOutcome`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from murmur.backends._pydantic_ai import ExecutionOutcome
+    from murmur.core.context import ExecutionContext
+
+__all__ = ["Middleware", "Next", "compose"]
+
+Next = Callable[["ExecutionContext"], Awaitable["ExecutionOutcome"]]
+
+
+class Middleware(Protocol):
+    """One pipeline stage. Call `call_next(ctx)` to continue; raise a `MurmurError` to fail."""
+
+    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+        """Run this stage around the rest of the pipeline."""
+        ...
+
+
+def compose(stages: Sequence[Middleware], terminal: Next) -> Next:
+    """Chain `stages` (outermost first) around `terminal`."""
+    handler = terminal
+    for stage in reversed(stages):
+        handler = _bind(stage, handler)
+    return handler
+
+
+def _bind(stage: Middleware, call_next: Next) -> Next:
+    async def handler(ctx: ExecutionContext) -> ExecutionOutcome:
+        return await stage(ctx, call_next)
+
+    return handler

@@ -1,0 +1,432 @@
+"""`AgentRuntime` and `RuntimeOptions`: run agents, one at a time or in bounded fan-outs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+
+from murmur._budget import TokenBudget
+from murmur._pipeline import ObservabilityMiddleware, PrepareMiddleware, validate_output
+from murmur.agent import Agent
+from murmur.context import ContextPasser, ParentContext
+from murmur.core.context import ExecutionContext, current_context, current_run_var
+from murmur.core.errors import MurmurError, RegistryError, SpawnError
+from murmur.events import (
+    EventEmitter,
+    EventType,
+    LogEventEmitter,
+    MultiEventEmitter,
+    RuntimeEvent,
+)
+from murmur.events._emitters import safe_emit
+from murmur.middleware import (
+    CostTrackingMiddleware,
+    DepthLimitMiddleware,
+    Middleware,
+    RetryMiddleware,
+    SpawnCounter,
+    TimeoutMiddleware,
+    compose,
+)
+from murmur.runs import StoreEventEmitter, Stores
+from murmur.tools import ToolRegistry
+from murmur.types import AgentResult, ResultMetadata, TaskSpec, new_id
+
+if TYPE_CHECKING:
+    from murmur.backends import Backend
+    from murmur.backends._pydantic_ai import ExecutionOutcome
+    from murmur.plugins.host import PluginHost
+
+__all__ = ["AgentRuntime", "RuntimeOptions"]
+
+OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    """Knobs for the runtime's middleware.
+
+    Args:
+        timeout_seconds: wall-clock limit per attempt (None: no limit).
+        retry_max_attempts: attempts per run on transient failures (1: no retry).
+        retry_backoff_factor: delay before attempt n+1 is `factor * 2 ** (n - 1)` seconds.
+        token_budget: a runtime-wide `TokenBudget` every run is charged to.
+        max_spawn_depth: deepest nesting of runs spawned by runs (top level is depth 0).
+        max_total_spawns: cap on every run this runtime dispatches (None: no cap).
+        broker_signing_key: HMAC key(s) for signed task envelopes on a broker.
+        default_max_concurrency: bound for `gather` when the call gives none.
+    """
+
+    timeout_seconds: float | None = None
+    retry_max_attempts: int = 1
+    retry_backoff_factor: float = 0.5
+    token_budget: TokenBudget | None = None
+    max_spawn_depth: int | None = 8
+    max_total_spawns: int | None = None
+    broker_signing_key: str | bytes | Sequence[str | bytes] | None = None
+    default_max_concurrency: int = 64
+
+    def __post_init__(self) -> None:
+        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
+            raise SpawnError("RuntimeOptions.timeout_seconds must be > 0", code="invalid_options")
+        if self.retry_max_attempts < 1:
+            raise SpawnError("RuntimeOptions.retry_max_attempts must be >= 1", code="invalid_options")
+        if self.max_spawn_depth is not None and self.max_spawn_depth < 0:
+            raise SpawnError("RuntimeOptions.max_spawn_depth must be >= 0", code="invalid_options")
+        if self.max_total_spawns is not None and self.max_total_spawns < 0:
+            raise SpawnError("RuntimeOptions.max_total_spawns must be >= 0", code="invalid_options")
+
+
+class AgentRuntime:
+    """Runs agents through one middleware pipeline, locally or on a broker.
+
+    ```python
+    runtime = AgentRuntime()                                  # asyncio, in-process
+    runtime = AgentRuntime(broker="redis://localhost:6379")   # a worker fleet
+    result = await runtime.run(researcher, TaskSpec(input="What is NATS?"))
+    results = await runtime.gather(researcher, tasks, max_concurrency=20)
+    ```
+
+    Args:
+        options: middleware knobs (`RuntimeOptions`).
+        event_emitter: where events go (default `LogEventEmitter`).
+        broker: a broker URL resolved through the plugin host, or a `Backend` instance;
+            None runs in-process on asyncio.
+        store: a store URL (`"sqlite:///runs.db"`, `"memory://"`) or a `Stores` instance;
+            runs and events are recorded there.
+        plugins: a `PluginHost` to use (default: a new one for this runtime).
+        middleware: extra stages, run inside observability and before retry.
+    """
+
+    def __init__(
+        self,
+        options: RuntimeOptions | None = None,
+        *,
+        event_emitter: EventEmitter | None = None,
+        broker: str | Backend | None = None,
+        store: str | Stores | None = None,
+        plugins: PluginHost | None = None,
+        middleware: Sequence[Middleware] = (),
+    ) -> None:
+        self.options = options or RuntimeOptions()
+        self.tools = ToolRegistry()
+        self._agents: dict[str, Agent[Any]] = {}
+        self._host = plugins
+        self._backend = self._resolve_backend(broker)
+        self.stores = self._resolve_store(store)
+        emitter: EventEmitter = event_emitter if event_emitter is not None else LogEventEmitter()
+        if self.stores is not None:
+            emitter = MultiEventEmitter([emitter, StoreEventEmitter(self.stores.events)])
+        self.event_emitter = emitter
+        self.spawns = SpawnCounter(self.options.max_total_spawns)
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._closed = False
+        self._passers: dict[str, ContextPasser] = {}
+        self._pipeline = compose(self._stages(middleware), self._execute)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @property
+    def plugins(self) -> PluginHost:
+        """The plugin host this runtime resolves backends, stores and emitters through."""
+        if self._host is None:
+            from murmur.plugins.host import PluginHost
+
+            self._host = PluginHost()
+        return self._host
+
+    @property
+    def backend(self) -> Backend:
+        """The backend executing runs."""
+        return self._backend
+
+    def _resolve_backend(self, broker: str | Backend | None) -> Backend:
+        from murmur.backends import AsyncBackend, Backend
+
+        if broker is None:
+            return AsyncBackend()
+        if isinstance(broker, Backend):
+            return broker
+        options: dict[str, Any] = {}
+        if self.options.broker_signing_key is not None:
+            options["signing_key"] = self.options.broker_signing_key
+        return self.plugins.resolve_backend(broker, **options)
+
+    def _resolve_store(self, store: str | Stores | None) -> Stores | None:
+        if store is None or isinstance(store, Stores):
+            return store
+        return self.plugins.resolve_store(store)
+
+    def _stages(self, extra: Sequence[Middleware]) -> list[Middleware]:
+        stages: list[Middleware] = [
+            DepthLimitMiddleware(self.options.max_spawn_depth, self.spawns),
+            ObservabilityMiddleware(),
+            PrepareMiddleware(),
+            *extra,
+        ]
+        if self.options.retry_max_attempts > 1:
+            stages.append(
+                RetryMiddleware(self.options.retry_max_attempts, self.options.retry_backoff_factor)
+            )
+        stages.append(CostTrackingMiddleware())
+        if self.options.timeout_seconds is not None:
+            stages.append(TimeoutMiddleware(self.options.timeout_seconds))
+        return stages
+
+    async def _execute(self, ctx: ExecutionContext) -> ExecutionOutcome:
+        outcome = await self._backend.execute(
+            ctx, remaining_tokens=ctx.extra.get("remaining_tokens")
+        )
+        outcome.output = validate_output(ctx, outcome.output)
+        return outcome
+
+    async def start(self) -> None:
+        """Connect the backend (done automatically on first run)."""
+        if self._started:
+            return
+        async with self._start_lock:
+            if self._started:
+                return
+            if self._closed:
+                raise SpawnError("this AgentRuntime was closed; create a new one")
+            await self._backend.start(self)
+            self._started = True
+            if self._host is not None or self._wants_hooks():
+                self.plugins.runtime_started(self)
+
+    def _wants_hooks(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        """Release broker connections and stores. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._backend.aclose()
+        if self.stores is not None:
+            await self.stores.aclose()
+        if self._started and self._host is not None:
+            self._host.runtime_stopped(self)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- events -------------------------------------------------------------------------
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Deliver an event to the emitter and to every plugin's `murmur_event` hook.
+
+        A failing emitter or hook is logged and never fails the run.
+        """
+        await safe_emit(self.event_emitter, event)
+        if self._host is not None:
+            self._host.notify_event(event)
+
+    async def emit_for(
+        self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
+    ) -> None:
+        """Emit an event about the run `ctx`."""
+        await self.emit(
+            RuntimeEvent(
+                event_type=event_type,
+                agent_name=ctx.agent.name,
+                task_id=ctx.task.id,
+                trace_id=ctx.trace_id,
+                parent_trace_id=ctx.parent_trace_id,
+                payload=payload,
+            )
+        )
+
+    # -- registry -----------------------------------------------------------------------
+
+    def register(self, agent: Agent[Any], *, replace: bool = False) -> Agent[Any]:
+        """Register an agent so `run("name", ...)` resolves it. Returns the agent."""
+        existing = self._agents.get(agent.name)
+        if existing is not None and existing is not agent and not replace:
+            raise RegistryError(
+                f"an agent named {agent.name!r} is already registered; pass replace=True"
+            )
+        self._agents[agent.name] = agent
+        return agent
+
+    def get_agent(self, name: str) -> Agent[Any]:
+        """A registered agent by name."""
+        try:
+            return self._agents[name]
+        except KeyError:
+            known = ", ".join(sorted(self._agents)) or "none"
+            raise RegistryError(
+                f"no agent named {name!r} is registered (registered: {known}); "
+                "call runtime.register(agent) or load a YAML spec directory"
+            ) from None
+
+    @property
+    def agents(self) -> dict[str, Agent[Any]]:
+        """Registered agents by name."""
+        return dict(self._agents)
+
+    def context_passer(self, name: str) -> ContextPasser:
+        """A context passer by registered name (`"null"`, `"full"`, plugin names)."""
+        passer = self._passers.get(name)
+        if passer is None:
+            passer = self._passers[name] = self.plugins.resolve_context_passer(name)
+        return passer
+
+    # -- running ------------------------------------------------------------------------
+
+    @overload
+    async def run(
+        self, agent: Agent[OutputT], task: TaskSpec | Any = None
+    ) -> AgentResult[OutputT]: ...
+
+    @overload
+    async def run(self, agent: str, task: TaskSpec | Any = None) -> AgentResult[Any]: ...
+
+    async def run(self, agent: Agent[Any] | str, task: TaskSpec | Any = None) -> AgentResult[Any]:
+        """Run one agent on one task. Never raises for a failed run: see `result.error`.
+
+        Args:
+            agent: an `Agent`, or the name of a registered agent.
+            task: a `TaskSpec`; any other value is used as the task input.
+        """
+        spec = task if isinstance(task, TaskSpec) else TaskSpec(input=task)
+        try:
+            resolved = self.get_agent(agent) if isinstance(agent, str) else agent
+        except MurmurError as exc:
+            return AgentResult.failed(exc, self._metadata_for_unknown(str(agent), spec))
+        return await self._dispatch(resolved, spec)
+
+    async def gather(
+        self,
+        agent: Agent[OutputT] | str,
+        tasks: Iterable[TaskSpec | Any],
+        *,
+        max_concurrency: int | None = None,
+    ) -> list[AgentResult[OutputT]]:
+        """Run one agent over many tasks, at most `max_concurrency` at once.
+
+        Results come back in task order; failures are results too (`is_ok()` is False).
+        """
+        specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
+        limit = max_concurrency or self.options.default_max_concurrency
+        if limit < 1:
+            raise SpawnError("gather(max_concurrency=...) must be >= 1", code="invalid_options")
+        if isinstance(agent, str):
+            try:
+                resolved: Agent[Any] = self.get_agent(agent)
+            except MurmurError as exc:
+                return [AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs]
+        else:
+            resolved = agent
+        semaphore = asyncio.Semaphore(limit)
+
+        async def one(spec: TaskSpec) -> AgentResult[Any]:
+            async with semaphore:
+                return await self._dispatch(resolved, spec)
+
+        return list(await asyncio.gather(*(one(s) for s in specs)))
+
+    def _metadata_for_unknown(self, name: str, spec: TaskSpec) -> ResultMetadata:
+        return ResultMetadata(
+            task_id=spec.id,
+            trace_id=spec.trace_id,
+            agent_name=name,
+            parent_trace_id=spec.parent_trace_id,
+            backend=self._backend.name,
+        )
+
+    def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
+        """The execution context a run of `agent` on `task` gets here (nested under the run
+        currently executing in this task, if any)."""
+        parent = current_context()
+        budgets: tuple[TokenBudget, ...] = ()
+        if self.options.token_budget is not None:
+            budgets = (self.options.token_budget,)
+        if parent is not None:
+            budgets = tuple(dict.fromkeys((*budgets, *parent.budgets)))
+        if task.token_budget is not None and task.token_budget not in budgets:
+            budgets = (*budgets, task.token_budget)
+        if parent is None:
+            return ExecutionContext(
+                agent=agent,
+                task=task,
+                trace_id=task.trace_id,
+                parent_trace_id=task.parent_trace_id,
+                budgets=budgets,
+                backend=self._backend.name,
+                runtime=self,
+            )
+        from murmur._pipeline import parent_messages
+
+        return ExecutionContext(
+            agent=agent,
+            task=task,
+            trace_id=task.trace_id if task.trace_id != parent.trace_id else new_id(),
+            parent_trace_id=task.parent_trace_id or parent.trace_id,
+            depth=parent.depth + 1,
+            ancestors=(*parent.ancestors, parent.agent.name),
+            budgets=budgets,
+            parent=ParentContext(
+                agent_name=parent.agent.name,
+                trace_id=parent.trace_id,
+                task_id=parent.task.id,
+                messages=tuple(parent_messages()),
+            ),
+            backend=self._backend.name,
+            runtime=self,
+        )
+
+    async def _dispatch(self, agent: Agent[Any], task: TaskSpec) -> AgentResult[Any]:
+        if not self._started:
+            await self.start()
+        ctx = self.context_for(agent, task)
+        return await self.execute_context(ctx)
+
+    async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
+        """Run a prepared context through the pipeline and build its result."""
+        started = time.perf_counter()
+        token = current_run_var.set(ctx)
+        try:
+            outcome = await self._pipeline(ctx)
+        except MurmurError as exc:
+            return AgentResult.failed(exc, self._metadata(ctx, started, None))
+        except Exception as exc:  # a bug in a hook or plugin: still a typed result
+            error = SpawnError(
+                f"agent {ctx.agent.name!r} failed unexpectedly: {exc!r}",
+                details={"exception": type(exc).__name__},
+            )
+            return AgentResult.failed(error, self._metadata(ctx, started, None))
+        finally:
+            current_run_var.reset(token)
+        return AgentResult.ok(
+            outcome.output, self._metadata(ctx, started, outcome), outcome.messages
+        )
+
+    def _metadata(
+        self, ctx: ExecutionContext, started: float, outcome: ExecutionOutcome | None
+    ) -> ResultMetadata:
+        duration = ctx.extra.get("duration_ms") or (time.perf_counter() - started) * 1000
+        return ResultMetadata(
+            task_id=ctx.task.id,
+            trace_id=ctx.trace_id,
+            agent_name=ctx.agent.name,
+            parent_trace_id=ctx.parent_trace_id,
+            duration_ms=duration,
+            input_tokens=outcome.input_tokens if outcome else 0,
+            output_tokens=outcome.output_tokens if outcome else 0,
+            requests=outcome.requests if outcome else 0,
+            tool_calls=max(outcome.tool_calls if outcome else 0, ctx.tool_calls),
+            cost_usd=outcome.cost_usd if outcome else None,
+            model=(outcome.model if outcome else None) or ctx.agent.model_name,
+            backend=ctx.backend,
+            attempts=ctx.attempt,
+            depth=ctx.depth,
+        )
