@@ -1,0 +1,3 @@
+"""HTTP client and LocalClient for murmur."""
+
+__all__: list[str] = []

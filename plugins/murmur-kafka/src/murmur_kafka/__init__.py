@@ -1,0 +1,3 @@
+"""Kafka broker for murmur (confluent-kafka)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""NATS JetStream broker for murmur."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""RabbitMQ broker for murmur."""
+
+__all__: list[str] = []

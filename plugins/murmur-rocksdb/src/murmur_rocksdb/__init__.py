@@ -1,0 +1,3 @@
+"""RocksDB run and event stores for murmur."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""SQLite run and event stores for murmur."""
+
+__all__: list[str] = []
