@@ -84,7 +84,7 @@ class Agent(BaseModel, Generic[OutputT]):
     name: str = Field(min_length=1)
     model: Any = "test"
     instructions: str = ""
-    output_type: type[OutputT] = str  # type: ignore[assignment]
+    output_type: type[OutputT] = str  # ty: ignore[invalid-assignment]
     input_type: Any = None
     tools: tuple[str, ...] = ()
     mcp_servers: tuple[Any, ...] = ()
@@ -99,8 +99,15 @@ class Agent(BaseModel, Generic[OutputT]):
     post_process: tuple[Callable[..., Any], ...] = ()
     description: str = ""
 
-    @field_validator("tools", "mcp_servers", "builtin_tools", "fallback_models",
-                     "pre_process", "post_process", mode="before")
+    @field_validator(
+        "tools",
+        "mcp_servers",
+        "builtin_tools",
+        "fallback_models",
+        "pre_process",
+        "post_process",
+        mode="before",
+    )
     @classmethod
     def _coerce_tuple(cls, value: Any) -> tuple[Any, ...]:
         return _as_tuple(value)
@@ -152,7 +159,7 @@ class Agent(BaseModel, Generic[OutputT]):
     @field_validator("context_passer")
     @classmethod
     def _validate_passer(cls, value: Any) -> Any:
-        if isinstance(value, str) or isinstance(value, ContextPasser):
+        if isinstance(value, str | ContextPasser):
             return value
         raise ValueError(
             "context_passer must be a ContextPasser (an object with async prepare()) "
@@ -226,8 +233,14 @@ class AgentTemplate(BaseModel):
             return frozenset({value})
         return frozenset(value or ())
 
-    @field_validator("mcp_servers", "builtin_tools", "fallback_models",
-                     "pre_process", "post_process", mode="before")
+    @field_validator(
+        "mcp_servers",
+        "builtin_tools",
+        "fallback_models",
+        "pre_process",
+        "post_process",
+        mode="before",
+    )
     @classmethod
     def _coerce_tuple(cls, value: Any) -> tuple[Any, ...]:
         return _as_tuple(value)
@@ -270,7 +283,7 @@ class AgentTemplate(BaseModel):
             "post_process": self.post_process,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "max_concurrent_requests" in overrides and overrides["max_concurrent_requests"]:
+        if overrides.get("max_concurrent_requests"):
             values["model_concurrency_limiter"] = overrides.get("model_concurrency_limiter")
         parts = [p for p in (self.pre_instruction, instructions) if p]
         values["instructions"] = "\n\n".join(parts)

@@ -36,7 +36,11 @@ from murmur.tools import ToolRegistry
 from murmur.types import AgentResult, ResultMetadata, TaskSpec, new_id
 
 if TYPE_CHECKING:
+    import os
+
     from murmur.backends import Backend
+    from murmur.groups import AgentGroup, GroupCheckpoint, GroupResult
+    from murmur.registry import Registry
     from murmur.backends._pydantic_ai import ExecutionOutcome
     from murmur.plugins.host import PluginHost
 
@@ -73,7 +77,9 @@ class RuntimeOptions:
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:
             raise SpawnError("RuntimeOptions.timeout_seconds must be > 0", code="invalid_options")
         if self.retry_max_attempts < 1:
-            raise SpawnError("RuntimeOptions.retry_max_attempts must be >= 1", code="invalid_options")
+            raise SpawnError(
+                "RuntimeOptions.retry_max_attempts must be >= 1", code="invalid_options"
+            )
         if self.max_spawn_depth is not None and self.max_spawn_depth < 0:
             raise SpawnError("RuntimeOptions.max_spawn_depth must be >= 0", code="invalid_options")
         if self.max_total_spawns is not None and self.max_total_spawns < 0:
@@ -323,7 +329,9 @@ class AgentRuntime:
             try:
                 resolved: Agent[Any] = self.get_agent(agent)
             except MurmurError as exc:
-                return [AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs]
+                return [
+                    AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs
+                ]
         else:
             resolved = agent
         semaphore = asyncio.Semaphore(limit)
@@ -333,6 +341,41 @@ class AgentRuntime:
                 return await self._dispatch(resolved, spec)
 
         return list(await asyncio.gather(*(one(s) for s in specs)))
+
+    async def run_group(
+        self,
+        group: AgentGroup | str,
+        task: TaskSpec | Any = None,
+        *,
+        checkpoint: GroupCheckpoint | None = None,
+        timeout: float | None = None,
+    ) -> GroupResult:
+        """Run an `AgentGroup` (or a group loaded by name); every node goes through `run`.
+
+        Never raises for a failed node: see `GroupResult.error`. See `murmur.groups`.
+        """
+        from murmur.groups._runner import run_group
+
+        return await run_group(self, group, task, checkpoint=checkpoint, timeout=timeout)
+
+    def load_specs(self, path: str | os.PathLike[str], *, replace: bool = False) -> Registry:
+        """Load a YAML spec directory (or file): register its agents, remember its groups.
+
+        Afterwards `run("researcher", ...)` and `run_group("crew", ...)` resolve by name.
+        """
+        from murmur.registry import load_specs
+
+        registry = load_specs(path, agents=self._agents)
+        self.register_all(registry, replace=replace)
+        return registry
+
+    def register_all(self, registry: Registry, *, replace: bool = False) -> None:
+        """Register every agent of a spec `Registry`, and remember its groups by name."""
+        for agent in registry.agents.values():
+            self.register(agent, replace=replace)
+        groups: dict[str, AgentGroup] = getattr(self, "_groups", {})
+        groups.update(registry.groups)
+        self._groups = groups
 
     def _metadata_for_unknown(self, name: str, spec: TaskSpec) -> ResultMetadata:
         return ResultMetadata(

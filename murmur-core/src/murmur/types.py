@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -150,7 +150,7 @@ class AgentResult(Generic[OutputT]):
         """The validated output; raises the run's `MurmurError` when the run failed."""
         if self.error is not None:
             raise self.error
-        return self.value  # type: ignore[return-value]
+        return cast("OutputT", self.value)
 
     def unwrap(self) -> OutputT:
         """Alias of `output`, for readers who prefer the explicit form."""
@@ -172,7 +172,9 @@ class AgentResult(Generic[OutputT]):
         return self.metadata.trace_id
 
     @classmethod
-    def ok(cls, value: OutputT, metadata: ResultMetadata, messages: list[Any] | None = None) -> AgentResult[OutputT]:
+    def ok(
+        cls, value: OutputT, metadata: ResultMetadata, messages: list[Any] | None = None
+    ) -> AgentResult[OutputT]:
         """A successful result."""
         return cls(metadata=metadata, value=value, messages=list(messages or []))
 

@@ -183,7 +183,9 @@ def function_toolset(agent: Agent, registry: ToolRegistry) -> GatedToolset:
     tools = [registry.get(name) for name in agent.tools]
     fts: FunctionToolset[Any] = FunctionToolset()
     for tool in tools:
-        fts.add_function(tool.function, takes_ctx=False, name=tool.name, description=tool.description)
+        fts.add_function(
+            tool.function, takes_ctx=False, name=tool.name, description=tool.description
+        )
     read_only = frozenset(t.name for t in tools if t.read_only)
     return GatedToolset(fts, read_only=read_only)
 
@@ -273,15 +275,15 @@ class PydanticAIExecutor:
         if agent.tools:
             toolsets.append(function_toolset(agent, self._registry))
         toolsets.extend(_provider_toolsets(agent))
-        pa_agent: PAAgent[Any, Any] = PAAgent(
-            _resolve_model(agent),
-            output_type=agent.output_type,
-            instructions=agent.instructions or None,
-            name=agent.name,
-            model_settings=dict(agent.model_settings) if agent.model_settings else None,  # type: ignore[arg-type]
-            toolsets=toolsets or None,
-            capabilities=[NativeTool(t) for t in agent.builtin_tools] or None,
-        )
+        options: dict[str, Any] = {
+            "output_type": agent.output_type,
+            "instructions": agent.instructions or None,
+            "name": agent.name,
+            "model_settings": dict(agent.model_settings) if agent.model_settings else None,
+            "toolsets": toolsets or None,
+            "capabilities": [NativeTool(t) for t in agent.builtin_tools] or None,
+        }
+        pa_agent: PAAgent[Any, Any] = PAAgent(_resolve_model(agent), **options)
         self._cache[key] = (agent, self._registry.version, pa_agent)
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -319,4 +321,3 @@ class PydanticAIExecutor:
             model=agent.model_name,
             messages=messages,
         )
-

@@ -17,11 +17,11 @@ __all__ = [
 ]
 
 
-
 def _logger() -> Any:
     import structlog
 
     return structlog.get_logger("murmur.events")
+
 
 _ERROR_TYPES = frozenset(
     {

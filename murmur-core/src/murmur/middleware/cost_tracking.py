@@ -41,7 +41,16 @@ class CostTrackingMiddleware:
         try:
             outcome = await call_next(ctx)
         except BudgetExceededError as exc:
-            if exc.code == "usage_limit":  # the model was stopped at the remaining tokens
+            if exc.code == "usage_limit":
+                # The model was stopped once it went past what remained: at least that much
+                # was spent, so the budgets are charged up to their ceiling.
+                for budget in budgets:
+                    left = await budget.remaining()
+                    if left:
+                        try:
+                            await budget.charge(left)
+                        except BudgetExceededError:
+                            pass
                 await _budget_event(ctx, exc, phase="during_run")
             raise
         tokens = outcome.input_tokens + outcome.output_tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from murmur.core.errors import BudgetExceededError
@@ -22,7 +23,9 @@ class TimeoutMiddleware:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Run the attempt under a deadline."""
+        """Run the attempt under a deadline (also recorded in `ctx.extra["deadline"]`, wall
+        clock, so a broker backend can put it in the task envelope)."""
+        ctx.extra["deadline"] = time.time() + self.timeout_seconds
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 return await call_next(ctx)

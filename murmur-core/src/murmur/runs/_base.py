@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -11,6 +13,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from murmur.core.errors import RegistryError
 from murmur.events import EventType, RuntimeEvent
 
 __all__ = [
@@ -179,12 +182,41 @@ class RunStore(ABC):
         kind: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[RunRecord]:
+    ) -> builtins.list[RunRecord]:
         """Runs matching every given filter, newest first."""
 
-    async def children(self, trace_id: str) -> list[RunRecord]:
+    async def children(self, trace_id: str) -> builtins.list[RunRecord]:
         """Runs whose parent is `trace_id`."""
         return await self.list(parent_trace_id=trace_id, limit=10_000)
+
+    async def put_checkpoint(self, run_id: str, key: str, value: Any) -> None:
+        """Save one JSON-safe checkpoint of a run under `key` (replacing an older one).
+
+        Durable runs checkpoint each finished step (a group node's output, a gather
+        task's result) so a resumed run skips it. Stores override this with a native,
+        atomic write; this default keeps checkpoints in the run record's
+        `progress["checkpoints"]`, so there the run must have been `put` first.
+
+        Raises:
+            RegistryError: (default implementation only) no run `run_id` is stored.
+        """
+        lock = self.__dict__.setdefault("_checkpoint_lock", asyncio.Lock())
+        async with lock:
+            record = await self.get(run_id)
+            if record is None:
+                raise RegistryError(
+                    f"no run {run_id!r} to checkpoint: put the run record first",
+                    code="run_not_found",
+                )
+            record.progress.setdefault("checkpoints", {})[key] = value
+            await self.put(record)
+
+    async def checkpoints(self, run_id: str) -> dict[str, Any]:
+        """Every checkpoint saved for `run_id`, by key ({} when there are none)."""
+        record = await self.get(run_id)
+        if record is None:
+            return {}
+        return dict(record.progress.get("checkpoints") or {})
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

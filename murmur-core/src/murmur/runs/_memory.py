@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 from murmur.events import RuntimeEvent
 from murmur.runs._base import EventQuery, EventStore, RunRecord, RunStatus, RunStore
@@ -15,6 +18,7 @@ class InMemoryRunStore(RunStore):
 
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
+        self._checkpoints: dict[str, dict[str, Any]] = {}
 
     async def put(self, record: RunRecord) -> None:
         """Insert or replace."""
@@ -34,7 +38,7 @@ class InMemoryRunStore(RunStore):
         kind: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[RunRecord]:
+    ) -> builtins.list[RunRecord]:
         """Filtered, newest first."""
         rows = [
             r
@@ -46,6 +50,14 @@ class InMemoryRunStore(RunStore):
         ]
         rows.sort(key=lambda r: r.created_at, reverse=True)
         return [r.model_copy(deep=True) for r in rows[offset : offset + limit]]
+
+    async def put_checkpoint(self, run_id: str, key: str, value: Any) -> None:
+        """Save one checkpoint (a deep copy, like `put`)."""
+        self._checkpoints.setdefault(run_id, {})[key] = copy.deepcopy(value)
+
+    async def checkpoints(self, run_id: str) -> dict[str, Any]:
+        """Every checkpoint of `run_id`."""
+        return copy.deepcopy(self._checkpoints.get(run_id, {}))
 
 
 class InMemoryEventStore(EventStore):

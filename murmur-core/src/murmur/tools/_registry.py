@@ -95,14 +95,11 @@ class ToolRegistry:
         if not callable(function):
             raise RegistryError(f"tool {name!r} must be callable, got {type(function).__name__}")
         if not name or not name.replace("_", "").replace("-", "").isalnum():
-            raise RegistryError(
-                f"tool name {name!r} must be non-empty letters, digits, '_' or '-'"
-            )
+            raise RegistryError(f"tool name {name!r} must be non-empty letters, digits, '_' or '-'")
         existing = self._tools.get(name)
         if existing is not None and existing.function is not function and not replace:
             raise RegistryError(
-                f"a different tool is already registered as {name!r}; "
-                "pass replace=True to swap it"
+                f"a different tool is already registered as {name!r}; pass replace=True to swap it"
             )
         self._tools[name] = RegisteredTool(
             name=name, function=function, read_only=read_only, description=description
@@ -171,6 +168,7 @@ def check_tool_allowed(
     else:
         return
     raise TrustViolationError(
-        f"agent {agent_name!r} ({trust_level.value} trust) may not call tool {tool_name!r}: {reason}",
+        f"agent {agent_name!r} ({trust_level.value} trust) may not call tool "
+        f"{tool_name!r}: {reason}",
         details={"agent": agent_name, "tool": tool_name, "trust_level": trust_level.value},
     )
