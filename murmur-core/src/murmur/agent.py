@@ -188,6 +188,11 @@ class Agent(BaseModel, Generic[OutputT]):
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from None
 
+    def __hash__(self) -> int:
+        # Equal agents have equal names, so hashing the name is consistent with equality and
+        # works when fields hold unhashable values (a FunctionModel, a settings dict).
+        return hash(("murmur.Agent", self.name))
+
     @property
     def model_name(self) -> str:
         """The model as a string, for events and rate cards."""
