@@ -165,12 +165,14 @@ def startup(repeats: int) -> dict[str, float]:
 
     pyd = median_ms("import pydantic; from pydantic import BaseModel")
     mur = median_ms("import murmur")
+    api = median_ms("from murmur import Agent, AgentRuntime, TaskSpec")
     bare = bare_ms()
     helped = help_ms()
     return {
         "import_pydantic_ms": pyd,
         "import_murmur_ms": mur,
-        "import_ratio_vs_pydantic": mur / pyd,
+        "from_murmur_import_api_ms": api,
+        "api_import_ratio_vs_pydantic": api / pyd,
         "bare_interpreter_ms": bare,
         "murmur_help_ms": helped,
         "help_minus_interpreter_ms": helped - bare,

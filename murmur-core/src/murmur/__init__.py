@@ -16,30 +16,29 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from murmur._budget import TokenBudget
-from murmur.agent import Agent, AgentTemplate
-from murmur.core.errors import (
-    AllAgentsFailedError,
-    BudgetExceededError,
-    ContextError,
-    DepthLimitError,
-    MurmurError,
-    RegistryError,
-    SpawnCapError,
-    SpawnCycleError,
-    SpawnError,
-    SpecValidationError,
-    ToolExecutionError,
-    TopologyError,
-    TrustViolationError,
-)
-from murmur.events import EventType, RuntimeEvent
-from murmur.runtime import AgentRuntime, RuntimeOptions
-from murmur.types import AgentResult, ResultMetadata, TaskSpec, TrustLevel
-
 if TYPE_CHECKING:
+    from murmur._budget import TokenBudget
+    from murmur.agent import Agent, AgentTemplate
+    from murmur.core.errors import (
+        AllAgentsFailedError,
+        BudgetExceededError,
+        ContextError,
+        DepthLimitError,
+        MurmurError,
+        RegistryError,
+        SpawnCapError,
+        SpawnCycleError,
+        SpawnError,
+        SpecValidationError,
+        ToolExecutionError,
+        TopologyError,
+        TrustViolationError,
+    )
+    from murmur.events import EventType, RuntimeEvent
     from murmur.groups import AgentGroup, Edge, FanOut, GroupResult
     from murmur.groups._spawn import SpawnResult
+    from murmur.runtime import AgentRuntime, RuntimeOptions
+    from murmur.types import AgentResult, ResultMetadata, TaskSpec, TrustLevel
 
 __version__ = "0.1.0"
 
@@ -76,14 +75,48 @@ __all__ = [
     "__version__",
 ]
 
-# Names whose modules are imported on first access.
+# Every public name is imported on first access, so `import murmur.cli` (and therefore
+# `murmur --help`) does not pay for pydantic models it never uses.
 _LAZY = {
+    "TokenBudget": "murmur._budget",
+    "Agent": "murmur.agent",
+    "AgentTemplate": "murmur.agent",
+    "EventType": "murmur.events",
+    "RuntimeEvent": "murmur.events",
+    "AgentRuntime": "murmur.runtime",
+    "RuntimeOptions": "murmur.runtime",
+    "AgentResult": "murmur.types",
+    "ResultMetadata": "murmur.types",
+    "TaskSpec": "murmur.types",
+    "TrustLevel": "murmur.types",
     "AgentGroup": "murmur.groups",
     "Edge": "murmur.groups",
     "FanOut": "murmur.groups",
     "GroupResult": "murmur.groups",
     "SpawnResult": "murmur.groups._spawn",
+    **{
+        name: "murmur.core.errors"
+        for name in (
+            "AllAgentsFailedError",
+            "BudgetExceededError",
+            "ContextError",
+            "DepthLimitError",
+            "MurmurError",
+            "RegistryError",
+            "SpawnCapError",
+            "SpawnCycleError",
+            "SpawnError",
+            "SpecValidationError",
+            "ToolExecutionError",
+            "TopologyError",
+            "TrustViolationError",
+        )
+    },
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
         EntryPointInfo,
         PluginIndex,
     )
-    from murmur.plugins._host import INSTALL_HINTS, PluginFailure, PluginHost
     from murmur.plugins._inventory import PluginReport, PluginStatus, inventory
+    from murmur.plugins.host import INSTALL_HINTS, PluginFailure, PluginHost
 
 __all__ = [
     "DISABLE_ENV_VAR",
@@ -43,9 +43,9 @@ _MODULES = {
     "DistributionInfo": "murmur.plugins._discovery",
     "EntryPointInfo": "murmur.plugins._discovery",
     "PluginIndex": "murmur.plugins._discovery",
-    "INSTALL_HINTS": "murmur.plugins._host",
-    "PluginFailure": "murmur.plugins._host",
-    "PluginHost": "murmur.plugins._host",
+    "INSTALL_HINTS": "murmur.plugins.host",
+    "PluginFailure": "murmur.plugins.host",
+    "PluginHost": "murmur.plugins.host",
     "PluginReport": "murmur.plugins._inventory",
     "PluginStatus": "murmur.plugins._inventory",
     "inventory": "murmur.plugins._inventory",

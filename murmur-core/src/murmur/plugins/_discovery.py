@@ -242,6 +242,19 @@ class PluginIndex:
             for ep in dist.entry_points
         ]
 
+    def external_plugins(self) -> list[EntryPointInfo]:
+        """Enabled `murmur.plugins` entry points other than the kernel's own `core`.
+
+        Cheap (no imports): a runtime can skip building a `PluginHost` when this is empty.
+        """
+        return [
+            ep
+            for ep in self.entry_points("murmur.plugins")
+            if not (
+                canonical_name(ep.distribution) == KERNEL_DISTRIBUTION and ep.name == KERNEL_PLUGIN
+            )
+        ]
+
     def select(self, group: str, name: str) -> EntryPointInfo | None:
         """The one enabled entry point called `name` in `group`, or None if there is none.
 

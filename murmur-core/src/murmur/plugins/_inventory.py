@@ -123,7 +123,7 @@ def _hook_names(loaded: object, index: PluginIndex) -> list[str]:
     import pluggy
 
     from murmur import hookspecs
-    from murmur.plugins._host import plugin_object, plugin_problems
+    from murmur.plugins.host import plugin_object, plugin_problems
 
     pm = pluggy.PluginManager("murmur")
     pm.add_hookspecs(hookspecs)

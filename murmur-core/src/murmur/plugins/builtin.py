@@ -1,12 +1,12 @@
 """The kernel's own plugin: resolve a name by looking it up in its entry-point group.
 
-| hook | entry-point group | looked up by | the target is called as |
+| hook | entry-point group | name looked up | target called as |
 |---|---|---|---|
 | `murmur_resolve_backend` | `murmur.backends` | URL scheme | `factory(url, **options)` |
 | `murmur_resolve_store` | `murmur.stores` | URL scheme | `factory(url)` |
 | `murmur_resolve_emitter` | `murmur.emitters` | name | `factory(**options)` |
 | `murmur_resolve_context_passer` | `murmur.context_passers` | name | `factory()` |
-| `murmur_resolve_tool_provider` | `murmur.tool_providers` | name or `spec["kind"]` | `factory(spec)` |
+| `murmur_resolve_tool_provider` | `murmur.tool_providers` | spec or its kind | `factory(spec)` |
 
 Each implementation is `trylast`, so a third-party plugin's hook answers first. Only the
 selected entry point is imported, by a stevedore `DriverManager`. An unknown name returns
@@ -96,7 +96,7 @@ class CorePlugin:
         factory = manager.driver
         if not callable(factory):
             raise RegistryError(
-                f'{selected.key} from {selected.distribution} is not callable: '
+                f"{selected.key} from {selected.distribution} is not callable: "
                 f"{selected.value} is a {type(factory).__name__}",
                 code="load_failed",
                 details={"group": group, "name": name, "distribution": selected.distribution},
@@ -124,7 +124,7 @@ def _raise_load_failure(
 
 
 @functools.cache
-def _selected_driver_manager() -> type[DriverManager[Any]]:
+def _selected_driver_manager() -> Callable[..., DriverManager[Any]]:
     """A `DriverManager` over entry points the index selected (stevedore imported lazily)."""
     from stevedore import DriverManager
 

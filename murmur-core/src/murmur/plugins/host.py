@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,16 +15,14 @@ from murmur.core.errors import MurmurError, RegistryError
 from murmur.plugins import builtin
 from murmur.plugins._discovery import (
     DISABLE_ENV_VAR,
-    KERNEL_DISTRIBUTION,
     KERNEL_PLUGIN,
     EntryPointInfo,
     PluginIndex,
     scheme_of,
-    canonical_name,
     tool_provider_kind,
 )
 
-__all__ = ["INSTALL_HINTS", "PluginFailure", "PluginHost", "plugin_object"]
+__all__ = ["INSTALL_HINTS", "PluginFailure", "PluginHost", "plugin_object", "plugin_problems"]
 
 log = structlog.get_logger("murmur.plugins")
 
@@ -75,8 +74,6 @@ def plugin_object(loaded: object, index: PluginIndex) -> object:
 
 def plugin_problems(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     """Hooks of a registered plugin that will never be called as written."""
-    import inspect
-
     problems = []
     for caller in pm.get_hookcallers(plugin) or ():
         for impl in caller.get_hookimpls():
@@ -101,6 +98,8 @@ class PluginHost:
             `MURMUR_DISABLE_PLUGINS` environment variable.
         extra_plugins: Objects with `@hookimpl` functions to register as well (a module, a
             class instance); an invalid one raises `pluggy.PluginValidationError`.
+        index: The installed entry points to use instead of scanning `sys.path` (tests,
+            embedding); it carries its own disabled set.
 
     Example:
         ```python
@@ -110,18 +109,24 @@ class PluginHost:
     """
 
     def __init__(
-        self, *, disabled: Iterable[str] | None = None, extra_plugins: Iterable[object] = ()
+        self,
+        *,
+        disabled: Iterable[str] | None = None,
+        extra_plugins: Iterable[object] = (),
+        index: PluginIndex | None = None,
     ) -> None:
-        self.index: PluginIndex = PluginIndex.scan(disabled=disabled)
+        if index is not None and disabled is not None:
+            raise ValueError("pass disabled= or index=, not both: an index has its disabled set")
+        self.index: PluginIndex = (
+            index if index is not None else PluginIndex.scan(disabled=disabled)
+        )
         self.failures: list[PluginFailure] = []
         self._pm = pluggy.PluginManager("murmur")
         self._pm.add_hookspecs(hookspecs)
         self._logged: set[tuple[str, str]] = set()
         self._pm.register(builtin.CorePlugin(self.index), name=KERNEL_PLUGIN)
-        for entry_point in self.index.entry_points("murmur.plugins"):
-            is_kernel = canonical_name(entry_point.distribution) == KERNEL_DISTRIBUTION
-            if not (is_kernel and entry_point.name == KERNEL_PLUGIN):
-                self._load_plugin(entry_point)
+        for entry_point in self.index.external_plugins():
+            self._load_plugin(entry_point)
         for plugin in extra_plugins:
             self.register(plugin)
         try:
@@ -169,7 +174,9 @@ class PluginHost:
 
     def _fail(self, plugin: str, distribution: str | None, message: str) -> None:
         self.failures.append(PluginFailure(plugin, distribution, message))
-        log.warning("plugin failed to load", plugin=plugin, distribution=distribution, error=message)
+        log.warning(
+            "plugin failed to load", plugin=plugin, distribution=distribution, error=message
+        )
 
     # -- firstresult resolve hooks -------------------------------------------------------
 
@@ -265,13 +272,16 @@ class PluginHost:
         available = self.index.names(group)
         disabled_by = self.index.disabled_provider(group, name)
         hint = INSTALL_HINTS.get(group, {}).get(name)
-        noun = "scheme" if group in ("murmur.backends", "murmur.stores") else "name"
         if disabled_by is not None:
             reason = f": {disabled_by} provides it but is disabled ({DISABLE_ENV_VAR})"
         elif hint is not None:
             reason = f": pip install {hint}"
         else:
-            reason = f': no installed plugin provides the "{name}" {noun}'
+            reason = (
+                f': no installed plugin handles the "{name}" scheme'
+                if group in ("murmur.backends", "murmur.stores")
+                else f': no installed plugin provides "{name}"'
+            )
         return RegistryError(
             f"no {what}{reason} (available: {', '.join(available) or 'none'})",
             code="not_found",
@@ -331,6 +341,4 @@ class PluginHost:
         first = (hook_name, plugin) not in self._logged
         self._logged.add((hook_name, plugin))
         # The traceback once per plugin and hook; an event hook fails on every event.
-        (log.exception if first else log.debug)(
-            "plugin hook failed", hook=hook_name, plugin=plugin
-        )
+        (log.exception if first else log.debug)("plugin hook failed", hook=hook_name, plugin=plugin)
