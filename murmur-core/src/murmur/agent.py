@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
@@ -199,6 +200,34 @@ class Agent(BaseModel, Generic[OutputT]):
         if isinstance(self.model, str):
             return self.model
         return str(getattr(self.model, "model_name", type(self.model).__name__))
+
+    def to_yaml(self) -> str:
+        """This agent as a YAML spec (the form of the Agents page); round-trips via `from_yaml`.
+
+        Raises:
+            SpecValidationError: a field has no YAML form (a model object, MCP servers,
+                builtin tools, a lambda hook, an output class defined inside a function).
+        """
+        from murmur.registry import agent_to_yaml
+
+        return agent_to_yaml(self)
+
+    @classmethod
+    def from_yaml(cls, source: str | os.PathLike[str]) -> Agent[Any]:
+        """An agent from YAML text or a spec file path.
+
+        ```python
+        researcher = Agent.from_yaml("specs/researcher.yaml")
+        ```
+
+        Raises:
+            SpecValidationError: malformed YAML, an unknown field, a class path that does
+                not import or is not a BaseModel, an unknown trust level; the message
+                names the file.
+        """
+        from murmur.registry import agent_from_yaml
+
+        return agent_from_yaml(source)
 
 
 _COLLECTION_FIELDS = ("tools", "mcp_servers", "builtin_tools", "fallback_models")

@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     import os
 
     from murmur.backends import Backend
-    from murmur.groups import AgentGroup, GroupCheckpoint, GroupResult
-    from murmur.registry import Registry
     from murmur.backends._pydantic_ai import ExecutionOutcome
+    from murmur.groups import AgentGroup, GroupCheckpoint, GroupResult
     from murmur.plugins.host import PluginHost
+    from murmur.registry import Registry
 
 __all__ = ["AgentRuntime", "RuntimeOptions"]
 
@@ -120,6 +120,7 @@ class AgentRuntime:
         self.options = options or RuntimeOptions()
         self.tools = ToolRegistry()
         self._agents: dict[str, Agent[Any]] = {}
+        self._groups: dict[str, AgentGroup] = {}
         self._host = plugins
         self._backend = self._resolve_backend(broker)
         self.stores = self._resolve_store(store)
@@ -348,7 +349,7 @@ class AgentRuntime:
         task: TaskSpec | Any = None,
         *,
         checkpoint: GroupCheckpoint | None = None,
-        timeout: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> GroupResult:
         """Run an `AgentGroup` (or a group loaded by name); every node goes through `run`.
 
@@ -356,7 +357,9 @@ class AgentRuntime:
         """
         from murmur.groups._runner import run_group
 
-        return await run_group(self, group, task, checkpoint=checkpoint, timeout=timeout)
+        return await run_group(
+            self, group, task, checkpoint=checkpoint, timeout_seconds=timeout_seconds
+        )
 
     def load_specs(self, path: str | os.PathLike[str], *, replace: bool = False) -> Registry:
         """Load a YAML spec directory (or file): register its agents, remember its groups.
@@ -373,9 +376,7 @@ class AgentRuntime:
         """Register every agent of a spec `Registry`, and remember its groups by name."""
         for agent in registry.agents.values():
             self.register(agent, replace=replace)
-        groups: dict[str, AgentGroup] = getattr(self, "_groups", {})
-        groups.update(registry.groups)
-        self._groups = groups
+        self._groups.update(registry.groups)
 
     def _metadata_for_unknown(self, name: str, spec: TaskSpec) -> ResultMetadata:
         return ResultMetadata(

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_ai import Agent as PAAgent
 from pydantic_ai import FunctionToolset, ModelRetry
+from pydantic_ai._run_context import set_current_run_context
 from pydantic_ai.capabilities import NativeTool
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -137,7 +138,10 @@ class GatedToolset(WrapperToolset[Any]):
         await _emit(run, EventType.TOOL_CALL_STARTED, {"tool": name, "args": _preview(tool_args)})
         started = time.perf_counter()
         try:
-            result = await super().call_tool(name, tool_args, ctx, tool)
+            # PydanticAI sets its current run context only around model requests; setting it
+            # around the tool call lets a run spawned from this tool see the parent's messages.
+            with set_current_run_context(ctx):
+                result = await super().call_tool(name, tool_args, ctx, tool)
         except ModelRetry:
             await _emit(
                 run,

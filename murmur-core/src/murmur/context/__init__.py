@@ -1,8 +1,10 @@
 """Context passers: what a spawned agent sees of its parent's conversation.
 
-The ladder, cheapest first: `NullContextPasser` (nothing) and `FullContextPasser` (the
-parent's whole conversation) ship in the kernel; further passers are resolved by name
-through the plugin host (`Agent(context_passer="summary")`).
+The ladder, cheapest first: `NullContextPasser` (nothing), `FullContextPasser` (the
+parent's whole conversation), `SummaryContextPasser` (a summary written by a summariser
+agent, cached per parent run) and `SelectiveContextPasser` (only the parent messages a
+selector keeps). Each is also a plugin-resolvable name (`"null"`, `"full"`, `"summary"`,
+`"selective"`): `Agent(context_passer="summary")`, or `context_passer: summary` in YAML.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from murmur.context._selective import SelectiveContextPasser
+from murmur.context._summary import SummaryContextPasser
 from murmur.types import TaskSpec
 
 __all__ = [
@@ -18,6 +22,9 @@ __all__ = [
     "FullContextPasser",
     "NullContextPasser",
     "ParentContext",
+    "SelectiveContextPasser",
+    "SummaryContextPasser",
+    "runnable_history",
 ]
 
 
@@ -32,6 +39,18 @@ class ParentContext:
     trace_id: str
     task_id: str
     messages: Sequence[Any] = field(default_factory=tuple)
+
+
+def runnable_history(messages: Sequence[Any]) -> list[Any]:
+    """`messages` made valid as a child's history.
+
+    A parent that spawns from a tool call is mid-turn: its last response holds the tool
+    call being executed. PydanticAI refuses a history with unanswered tool calls, so they
+    are closed out (and orphaned tool results dropped) with `repair_messages`.
+    """
+    from pydantic_ai.messages import repair_messages
+
+    return repair_messages(list(messages))
 
 
 @runtime_checkable
@@ -71,9 +90,9 @@ class FullContextPasser:
 
     async def prepare(self, parent: ParentContext | None, task: TaskSpec) -> list[Any]:
         """The parent's messages, or nothing for a top-level run."""
-        if parent is None:
+        if parent is None or not parent.messages:
             return []
-        return list(parent.messages)
+        return runnable_history(parent.messages)
 
     def __repr__(self) -> str:
         return "FullContextPasser()"
