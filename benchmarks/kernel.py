@@ -97,10 +97,13 @@ async def gather_throughput(tasks: int, concurrency: int, blocks: int) -> dict[s
 
 async def memory_per_task(in_flight: int) -> dict[str, float]:
     release = asyncio.Event()
+    all_parked = asyncio.Event()
     parked_count = [0]
 
     async def parked(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         parked_count[0] += 1
+        if parked_count[0] == in_flight:
+            all_parked.set()
         await release.wait()
         return ModelResponse(parts=[TextPart("ok")])
 
@@ -108,12 +111,12 @@ async def memory_per_task(in_flight: int) -> dict[str, float]:
 
     async def measure(start: Callable[[], list[asyncio.Task[Any]]]) -> float:
         release.clear()
+        all_parked.clear()
         parked_count[0] = 0
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         running = start()
-        while parked_count[0] < in_flight:  # every run is inside the model
-            await asyncio.sleep(0.01)
+        await all_parked.wait()  # every run is inside the model
         peak = tracemalloc.get_traced_memory()[0] - base
         release.set()
         await asyncio.gather(*running)

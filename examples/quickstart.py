@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
@@ -36,12 +38,12 @@ class Summary(BaseModel):
     headline: str
 
 
-def structured(make: object) -> FunctionModel:
+def structured(make: Callable[[str], dict[str, Any]]) -> FunctionModel:
     """A stand-in model that answers with `make(prompt)` as the structured output."""
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = str(messages[-1].parts[-1].content)  # type: ignore[union-attr]
-        data = make(prompt)  # type: ignore[operator]
+        prompt = str(getattr(messages[-1].parts[-1], "content", ""))
+        data = make(prompt)
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, data)])
 
     return FunctionModel(respond)
@@ -49,7 +51,9 @@ def structured(make: object) -> FunctionModel:
 
 researcher = Agent(
     name="researcher",
-    model=structured(lambda q: {"question": q, "answer": f"About {q}: it works.", "confidence": 0.8}),
+    model=structured(
+        lambda q: {"question": q, "answer": f"About {q}: it works.", "confidence": 0.8}
+    ),
     instructions="Research the question. Be honest about uncertainty.",
     output_type=Finding,
 )

@@ -16,7 +16,7 @@ def json_output(payload: dict[str, Any] | Callable[[str], dict[str, Any]]) -> Fu
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = last_prompt(messages)
-        data = payload(prompt) if callable(payload) else payload
+        data = payload if isinstance(payload, dict) else payload(prompt)
         if info.output_tools:
             return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, data)])
         return ModelResponse(parts=[TextPart(json.dumps(data))])

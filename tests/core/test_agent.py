@@ -30,7 +30,7 @@ def test_agent_is_frozen_and_model_copy_updates() -> None:
     """Assignment raises; model_copy(update=...) gives a changed copy."""
     agent = Agent(name="minion", model="test", output_type=Finding, tools=("web_search",))
     with pytest.raises(Exception, match="frozen"):
-        agent.name = "other"  # type: ignore[misc]
+        agent.name = "other"  # ty: ignore[invalid-assignment]
     hardened = agent.model_copy(update={"trust_level": TrustLevel.LOW})
     assert hardened.trust_level is TrustLevel.LOW
     assert agent.trust_level is TrustLevel.MEDIUM

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from murmur._budget import TokenBudget
@@ -47,10 +48,8 @@ class CostTrackingMiddleware:
                 for budget in budgets:
                     left = await budget.remaining()
                     if left:
-                        try:
+                        with contextlib.suppress(BudgetExceededError):
                             await budget.charge(left)
-                        except BudgetExceededError:
-                            pass
                 await _budget_event(ctx, exc, phase="during_run")
             raise
         tokens = outcome.input_tokens + outcome.output_tokens

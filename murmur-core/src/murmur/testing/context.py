@@ -37,7 +37,8 @@ class ContextPasserContract:
 
     def test_has_a_name(self, passer: Any) -> None:
         """A passer has a non-empty string name (its plugin key)."""
-        assert isinstance(passer.name, str) and passer.name
+        assert isinstance(passer.name, str)
+        assert passer.name
 
     async def test_top_level_runs_get_a_list(self, passer: Any) -> None:
         """With no parent, prepare returns a list (usually empty)."""

@@ -35,7 +35,8 @@ class ToolProviderContract:
 
     def test_has_a_name(self, provider: Any) -> None:
         """A provider has a non-empty string name (its plugin key)."""
-        assert isinstance(provider.name, str) and provider.name
+        assert isinstance(provider.name, str)
+        assert provider.name
 
     async def test_supplies_pydantic_ai_toolsets(
         self, provider: Any, agent: Agent[Any], registry: ToolRegistry
