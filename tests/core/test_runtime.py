@@ -341,3 +341,19 @@ def test_invalid_options_are_typed_errors() -> None:
         RuntimeOptions(timeout_seconds=0)
     with pytest.raises(SpawnError, match="retry_max_attempts"):
         RuntimeOptions(retry_max_attempts=0)
+
+
+def test_unknown_broker_scheme_fails_at_construction() -> None:
+    """An unknown scheme raises a RegistryError naming it and the schemes available."""
+    with pytest.raises(RegistryError) as caught:
+        AgentRuntime(broker="zmq://127.0.0.1:5555")
+    message = str(caught.value)
+    assert '"zmq://127.0.0.1:5555"' in message
+    assert "available:" in message
+    assert "memory" in message
+
+
+def test_unknown_store_scheme_fails_at_construction() -> None:
+    """An unknown store URL raises a RegistryError at construction."""
+    with pytest.raises(RegistryError, match="available"):
+        AgentRuntime(store="cassandra://db")
