@@ -318,8 +318,9 @@ class SQLiteDatabase:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read, after flushing this process's buffered writes."""
         conn = await self._connection()
-        if self._has_pending():
-            await self.flush()
+        # Always go through flush: it takes the write lock, so a read never runs while another
+        # task's flush has taken runs out of the buffer but not yet committed them.
+        await self.flush()
         async with self.guard("a read"):
             rows = await conn.execute_fetchall(sql, params)
         return [tuple(row) for row in rows]
