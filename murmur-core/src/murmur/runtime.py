@@ -317,10 +317,27 @@ class AgentRuntime:
         tasks: Iterable[TaskSpec | Any],
         *,
         max_concurrency: int | None = None,
+        run_id: str | None = None,
     ) -> list[AgentResult[OutputT]]:
         """Run one agent over many tasks, at most `max_concurrency` at once.
 
         Results come back in task order; failures are results too (`is_ok()` is False).
+
+        With a store set, the batch is durable: it is recorded as a run
+        (`RunRecord(kind="gather")`) and each successful result is checkpointed as it
+        completes, so `runtime.resume(run_id)` (or the same call with the same `run_id`)
+        after a crash runs only the unfinished tasks. See `docs/durable-runs.md`.
+
+        Args:
+            agent: an `Agent`, or the name of a registered agent.
+            tasks: `TaskSpec`s; any other value is used as a task input.
+            max_concurrency: most runs at once (default `RuntimeOptions.default_max_concurrency`).
+            run_id: the batch's run id (with a store; default a new id). Choose it, e.g.
+                `new_id()`, to be able to resume the batch; each task's `metadata`
+                also carries it as `gather_run_id`.
+
+        Raises:
+            SpawnError: `max_concurrency` < 1, or `run_id` given without a store.
         """
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
         limit = max_concurrency or self.options.default_max_concurrency
@@ -335,6 +352,16 @@ class AgentRuntime:
                 ]
         else:
             resolved = agent
+        if self.stores is not None:
+            from murmur._durable import gather_batch
+
+            return await gather_batch(self, resolved, specs, limit=limit, run_id=run_id)
+        if run_id is not None:
+            raise SpawnError(
+                "gather(run_id=...) records a durable batch and needs a store: "
+                "AgentRuntime(store='sqlite:///runs.db')",
+                code="no_store",
+            )
         semaphore = asyncio.Semaphore(limit)
 
         async def one(spec: TaskSpec) -> AgentResult[Any]:
@@ -354,12 +381,51 @@ class AgentRuntime:
         """Run an `AgentGroup` (or a group loaded by name); every node goes through `run`.
 
         Never raises for a failed node: see `GroupResult.error`. See `murmur.groups`.
+        With a store set and no `checkpoint`, each finished node is checkpointed in the
+        store and `runtime.resume(task.trace_id)` continues the run after a crash.
         """
-        from murmur.groups._runner import run_group
+        from murmur._durable import run_group
 
         return await run_group(
             self, group, task, checkpoint=checkpoint, timeout_seconds=timeout_seconds
         )
+
+    async def resume(self, run_id: str) -> GroupResult | list[AgentResult[Any]]:
+        """Continue a group run or gather batch recorded in this runtime's store.
+
+        Finished nodes and tasks are restored from their checkpoints (no model call);
+        the rest run. The agents and groups must be registered here under the same names
+        (`register`, `register_group`, `load_specs`). See `docs/durable-runs.md`.
+
+        Args:
+            run_id: a group run's id (its task's `trace_id`) or a gather batch's `run_id`.
+
+        Returns:
+            A `GroupResult` for a group run, the ordered result list for a gather batch.
+
+        Raises:
+            SpawnError: no store is set (code `"no_store"`).
+            RegistryError: unknown run, a run that is not resumable, or a group or agent
+                that is not registered.
+        """
+        from murmur._durable import resume
+
+        return await resume(self, run_id)
+
+    def register_group(self, group: AgentGroup, *, replace: bool = False) -> AgentGroup:
+        """Register a group so `run_group("name", ...)` and `resume` find it. Returns it."""
+        existing = self._groups.get(group.name)
+        if existing is not None and existing is not group and not replace:
+            raise RegistryError(
+                f"a group named {group.name!r} is already registered; pass replace=True"
+            )
+        self._groups[group.name] = group
+        return group
+
+    @property
+    def groups(self) -> dict[str, AgentGroup]:
+        """Registered groups by name."""
+        return dict(self._groups)
 
     def load_specs(self, path: str | os.PathLike[str], *, replace: bool = False) -> Registry:
         """Load a YAML spec directory (or file): register its agents, remember its groups.

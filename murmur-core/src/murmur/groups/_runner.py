@@ -361,8 +361,13 @@ class _GroupRun:
             status = NodeStatus.COMPLETED if result.is_ok() else NodeStatus.FAILED
             return NodeResult(name, status, results=[result], error=result.error)
         linked = [self._link(s, name, i) for i, s in enumerate(specs)]
+        # With a store the fan-out is a durable batch under a run id derived from the
+        # group run, so a resumed group restores the items that already finished.
+        batch = f"{self.trace_id}:{name}" if self.runtime.stores is not None else None
         results: list[AgentResult[Any]] = (
-            await self.runtime.gather(agent, linked, max_concurrency=limit) if linked else []
+            await self.runtime.gather(agent, linked, max_concurrency=limit, run_id=batch)
+            if linked
+            else []
         )
         if results and not any(r.is_ok() for r in results):
             first = results[0].error
