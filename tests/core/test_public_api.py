@@ -39,7 +39,9 @@ def test_error_hierarchy_is_exactly_the_documented_one() -> None:
     parents = {
         name: cls.__mro__[1].__name__
         for name, cls in vars(errors).items()
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == errors.__name__
+        if isinstance(cls, type)
+        and issubclass(cls, Exception)
+        and cls.__module__ == errors.__name__
     }
     assert parents == {
         "MurmurError": "Exception",

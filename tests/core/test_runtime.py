@@ -219,7 +219,8 @@ async def test_validation_errors_are_not_retried(events: Any) -> None:
     )
     agent = Agent(name="typed", model=gauge.model(), input_type=Question)
     result = await runtime.run(agent, {"text": 1})
-    assert result.error is not None and result.error.code == "input_invalid"
+    assert result.error is not None
+    assert result.error.code == "input_invalid"
     assert not events.of_type(EventType.AGENT_RETRIED)
 
 

@@ -22,5 +22,6 @@ def test_quickstart_prints_typed_outputs_events_and_tokens() -> None:
     out = proc.stdout
     assert "'What is Kafka?' -> About What is Kafka?" in out
     assert "summary: headline='Verified: About What is murmur?: it works.'" in out
-    assert "agent_spawned" in out and "group_completed" in out
+    assert "agent_spawned" in out
+    assert "group_completed" in out
     assert "budget used=" in out
