@@ -1,0 +1,376 @@
+"""`JobBackend`: the Execute stage on a broker, written once against `Transport`.
+
+`execute` publishes a `TaskEnvelope` to the agent's queue and waits for the correlated
+`ResultEnvelope` on this backend's reply channel. The task id is the idempotency key: a
+second concurrent run of the same task id joins the first instead of publishing again, and a
+result for a task that already has one (a redelivered task executed twice) is dropped. Worker
+events of the task arrive on the same reply channel, before its result, and are re-emitted on
+the caller's runtime, so a run on a fleet shows the same events as a local run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from murmur.backends._base import Backend
+from murmur.core.errors import BudgetExceededError, MurmurError, SpawnError, error_from_dict
+from murmur.events import RuntimeEvent
+from murmur.transport._envelope import (
+    CALLER_LIFECYCLE_EVENTS,
+    ResultEnvelope,
+    TaskEnvelope,
+    decode_frame,
+    encode_frame,
+    new_nonce,
+    traceparent_for,
+)
+from murmur.transport._signing import EnvelopeSigner, SigningKeys
+from murmur.types import new_id
+
+if TYPE_CHECKING:
+    from murmur.backends._pydantic_ai import ExecutionOutcome
+    from murmur.core.context import ExecutionContext
+    from murmur.transport._base import Subscription, Transport
+
+__all__ = ["JobBackend", "wire_input"]
+
+_SETTLED_MEMORY = 10_000
+_OP_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class _Waiting:
+    future: asyncio.Future[ResultEnvelope]
+    attempt: int
+    agent_name: str
+    waiters: int = 1
+    events: list[RuntimeEvent] = field(default_factory=list)
+
+
+def wire_input(value: Any) -> Any:
+    """A task input as JSON: a pydantic model becomes its JSON string (what a local run would
+    prompt with); str, numbers, bools, None, lists and dicts of those pass through.
+
+    Raises:
+        SpawnError: The value cannot cross a broker (code `"not_serializable"`).
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [
+            wire_input(v) if not isinstance(v, BaseModel) else v.model_dump(mode="json")
+            for v in value
+        ]
+    if isinstance(value, dict):
+        return {
+            str(k): v.model_dump(mode="json") if isinstance(v, BaseModel) else wire_input(v)
+            for k, v in value.items()
+        }
+    raise SpawnError(
+        f"a task input of type {type(value).__name__} cannot be sent over a broker; use a "
+        "str, a JSON-compatible dict/list, or a pydantic model",
+        code="not_serializable",
+    )
+
+
+class JobBackend(Backend):
+    """Runs each attempt on a worker fleet through a `Transport`.
+
+    You rarely build one: `AgentRuntime(broker="redis://...")` resolves the URL to a
+    `JobBackend` through the broker plugin's entry point.
+
+    Args:
+        transport: The broker transport.
+        signing_key: HMAC key(s) (`RuntimeOptions(broker_signing_key=...)`): tasks are signed
+            with the first, results and relayed events must verify with one of them.
+        default_timeout_s: How long a run without `RuntimeOptions(timeout_seconds=...)` waits
+            for its result; also the deadline written into its envelope.
+        fleet_events: Also re-emit fleet events (worker started / stopped / heartbeat / task
+            rejected) on the runtime's emitter.
+        client_id: This caller's reply channel (default: a fresh id).
+    """
+
+    name = "job"
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        signing_key: SigningKeys = None,
+        default_timeout_s: float = 900.0,
+        fleet_events: bool = False,
+        client_id: str | None = None,
+    ) -> None:
+        self.transport = transport
+        self.signer = EnvelopeSigner(signing_key)
+        self.default_timeout_s = float(default_timeout_s)
+        self.fleet_events = fleet_events
+        self.reply_to = client_id or new_id()
+        self.stats: dict[str, int] = {
+            "published": 0,
+            "results": 0,
+            "duplicates": 0,
+            "rejected": 0,
+            "events": 0,
+        }
+        self._runtime: Any = None
+        self._waiting: dict[str, _Waiting] = {}
+        self._settled: OrderedDict[str, None] = OrderedDict()
+        self._subscription: Subscription | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._bridge: Any = None
+        self._adapters: dict[Any, TypeAdapter[Any]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self, runtime: Any) -> None:
+        """Connect the transport and subscribe to this caller's reply channel."""
+        if self._started:
+            return
+        self._runtime = runtime
+        async with asyncio.timeout(_OP_TIMEOUT):
+            await self.transport.connect()
+            self._subscription = await self.transport.subscribe_results(self.reply_to)
+        self._reader = asyncio.create_task(self._read(self._subscription), name="murmur-replies")
+        if self.fleet_events and runtime is not None:
+            from murmur.worker import BrokerEventBridge
+
+            self._bridge = BrokerEventBridge(self.transport, signing_key=None)
+            self._bridge.signer = self.signer
+            await self._bridge.forward_to(runtime)
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Stop listening, fail runs still waiting, close the transport."""
+        if self._bridge is not None:
+            await self._bridge.aclose()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.aclose()
+        for task_id, waiting in list(self._waiting.items()):
+            if not waiting.future.done():
+                waiting.future.set_exception(
+                    SpawnError(f"the runtime was closed while task {task_id} was running")
+                )
+        self._waiting.clear()
+        if self._background:
+            await asyncio.wait(self._background, timeout=_OP_TIMEOUT)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.close()
+        self._started = False
+
+    # -- execute ----------------------------------------------------------------------
+
+    async def execute(
+        self, ctx: ExecutionContext, *, remaining_tokens: int | None
+    ) -> ExecutionOutcome:
+        """Publish the task, await its result, and return the outcome (or raise its error)."""
+        if not self._started:
+            await self.start(ctx.runtime)
+        task_id = ctx.task.id
+        deadline = ctx.extra.get("deadline") or time.time() + self.default_timeout_s
+        timeout = max(0.0, deadline - time.time())
+        waiting = self._waiting.get(task_id)
+        if waiting is not None and not waiting.future.done():
+            waiting.waiters += 1  # the same task id, concurrently: idempotent, join it
+        else:
+            loop = asyncio.get_running_loop()
+            waiting = _Waiting(loop.create_future(), ctx.attempt, ctx.agent.name)
+            self._waiting[task_id] = waiting
+            self._settled.pop(task_id, None)
+            try:
+                await self._publish(ctx, deadline, remaining_tokens)
+            except BaseException:
+                self._waiting.pop(task_id, None)
+                raise
+        try:
+            async with asyncio.timeout(timeout):
+                result = await asyncio.shield(waiting.future)
+        except TimeoutError:
+            self._abandon(task_id, waiting)
+            raise BudgetExceededError(
+                f"no result for task {task_id} of agent {ctx.agent.name!r} within "
+                f"{timeout:g}s: is a worker consuming {ctx.agent.name!r} on "
+                f"{self.transport.url}? (murmur worker start --agents {ctx.agent.name} "
+                f"--broker ...); set RuntimeOptions(timeout_seconds=...) to wait longer",
+                code="timeout",
+                details={"task_id": task_id, "transient": True},
+            ) from None
+        except asyncio.CancelledError:
+            self._abandon(task_id, waiting)
+            raise
+        else:
+            waiting.waiters -= 1
+        return self._outcome(ctx, result)
+
+    async def _publish(
+        self, ctx: ExecutionContext, deadline: float, remaining_tokens: int | None
+    ) -> None:
+        from murmur._pipeline import dump_value
+
+        value = ctx.input if ctx.input is not None else ctx.task.input
+        envelope = TaskEnvelope(
+            task_id=ctx.task.id,
+            agent_name=ctx.agent.name,
+            input=wire_input(value),
+            trace_id=ctx.trace_id,
+            parent_trace_id=ctx.parent_trace_id,
+            traceparent=traceparent_for(ctx.trace_id),
+            attempt=ctx.attempt,
+            deadline=deadline,
+            reply_to=self.reply_to,
+            remaining_tokens=remaining_tokens,
+            metadata=dump_value(dict(ctx.task.metadata)),
+        )
+        data = encode_frame(self.signer.sign(envelope.body()))
+        try:
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.publish_task(ctx.agent.name, data)
+        except TimeoutError:
+            raise SpawnError(
+                f"publishing task {ctx.task.id} to {self.transport.url} timed out after "
+                f"{_OP_TIMEOUT:g}s; is the broker reachable?",
+                code="broker_error",
+                details={"transient": True},
+            ) from None
+        except MurmurError:
+            raise
+        except Exception as exc:
+            raise SpawnError(
+                f"publishing task {ctx.task.id} to {self.transport.url} failed: {exc!r}",
+                code="broker_error",
+                details={"transient": True, "exception": type(exc).__name__},
+            ) from exc
+        self.stats["published"] += 1
+
+    def _abandon(self, task_id: str, waiting: _Waiting) -> None:
+        """The caller stopped waiting: forget the task and tell the fleet to cancel it."""
+        waiting.waiters -= 1
+        if waiting.waiters > 0:
+            return
+        if self._waiting.get(task_id) is waiting:
+            del self._waiting[task_id]
+        self._remember(task_id)
+        frame = self.signer.sign(
+            {
+                "kind": "cancel",
+                "task_id": task_id,
+                "agent_name": waiting.agent_name,
+                "reply_to": self.reply_to,
+                "timestamp": time.time(),
+                "nonce": new_nonce(),
+            }
+        )
+        task = asyncio.create_task(self._send_cancel(encode_frame(frame)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_cancel(self, data: bytes) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.publish_event(data)
+
+    def _remember(self, task_id: str) -> None:
+        self._settled[task_id] = None
+        self._settled.move_to_end(task_id)
+        while len(self._settled) > _SETTLED_MEMORY:
+            self._settled.popitem(last=False)
+
+    def _outcome(self, ctx: ExecutionContext, result: ResultEnvelope) -> ExecutionOutcome:
+        from murmur.backends._pydantic_ai import ExecutionOutcome
+
+        meta = result.metadata
+        if result.error is not None:
+            error = error_from_dict(result.error)
+            if result.worker:
+                error.details.setdefault("worker", result.worker)
+            raise error
+        return ExecutionOutcome(
+            output=self._revalidate(ctx, result.output),
+            input_tokens=int(meta.get("input_tokens") or 0),
+            output_tokens=int(meta.get("output_tokens") or 0),
+            requests=int(meta.get("requests") or 0),
+            tool_calls=int(meta.get("tool_calls") or 0),
+            cost_usd=meta.get("cost_usd"),
+            model=meta.get("model"),
+            messages=None,
+        )
+
+    def _revalidate(self, ctx: ExecutionContext, output: Any) -> Any:
+        """Non-model output types are validated here; pydantic models by the pipeline."""
+        output_type = ctx.agent.output_type
+        if isinstance(output_type, type) and issubclass(output_type, BaseModel):
+            return output
+        adapter = self._adapters.get(output_type)
+        if adapter is None:
+            adapter = self._adapters[output_type] = TypeAdapter(output_type)
+        try:
+            return adapter.validate_python(output)
+        except ValidationError as exc:
+            raise SpawnError(
+                f"output of agent {ctx.agent.name!r} from the worker is not a "
+                f"{getattr(output_type, '__name__', output_type)}: {exc.errors()[0]['msg']}",
+                code="output_invalid",
+            ) from None
+
+    # -- the reply channel ------------------------------------------------------------
+
+    async def _read(self, subscription: Subscription) -> None:
+        async for data in subscription:
+            try:
+                await self._on_frame(data)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad frame must not stop the reader
+                self.stats["rejected"] += 1
+
+    async def _on_frame(self, data: bytes) -> None:
+        body = decode_frame(data)
+        if body is None or self.signer.verify(body) is not None:
+            self.stats["rejected"] += 1
+            return
+        kind = body.get("kind")
+        if kind == "event":
+            await self._on_event(body)
+        elif kind == "result":
+            self._on_result(ResultEnvelope.model_validate(body))
+        else:
+            self.stats["rejected"] += 1
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        task_id = body.get("task_id")
+        if task_id not in self._waiting or self._runtime is None:
+            return
+        event = RuntimeEvent.model_validate(body.get("event") or {})
+        if event.task_id == task_id and event.event_type in CALLER_LIFECYCLE_EVENTS:
+            return
+        self.stats["events"] += 1
+        await self._runtime.emit(event)
+
+    def _on_result(self, result: ResultEnvelope) -> None:
+        waiting = self._waiting.get(result.task_id)
+        if waiting is None or waiting.future.done():
+            self.stats["duplicates"] += 1
+            return
+        if result.error is not None and result.attempt < waiting.attempt:
+            return  # a late failure of an earlier attempt; this attempt is still running
+        self.stats["results"] += 1
+        del self._waiting[result.task_id]
+        self._remember(result.task_id)
+        waiting.future.set_result(result)

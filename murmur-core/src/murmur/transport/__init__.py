@@ -1,0 +1,64 @@
+"""The broker seam: a small `Transport` interface that every broker plugin implements, the
+envelopes that travel over it (defined once, here), their HMAC signing, and the in-process
+`memory://` transport.
+
+`JobBackend` (`murmur.backends`) and `Worker` (`murmur.worker`) are written once against
+`Transport`; a broker plugin supplies only a `Transport` subclass and the entry point
+`transport_backend_factory(MyTransport)`. Every transport passes the contract suite in
+`murmur.testing.transport`.
+"""
+
+from __future__ import annotations
+
+from murmur.transport._base import (
+    DEFAULT_NAMESPACE,
+    Delivery,
+    QueueSubscription,
+    Subscription,
+    TaskConsumer,
+    Transport,
+    url_options,
+)
+from murmur.transport._envelope import (
+    CALLER_LIFECYCLE_EVENTS,
+    ENVELOPE_VERSION,
+    ResultEnvelope,
+    TaskEnvelope,
+    decode_frame,
+    encode_frame,
+    new_nonce,
+    traceparent_for,
+)
+from murmur.transport._memory import MemoryTransport
+from murmur.transport._resolve import (
+    JOB_BACKEND_OPTIONS,
+    resolve_transport,
+    transport_backend_factory,
+)
+from murmur.transport._signing import EnvelopeSigner, SigningKeys, canonical, check_freshness
+
+__all__ = [
+    "CALLER_LIFECYCLE_EVENTS",
+    "DEFAULT_NAMESPACE",
+    "ENVELOPE_VERSION",
+    "JOB_BACKEND_OPTIONS",
+    "Delivery",
+    "EnvelopeSigner",
+    "MemoryTransport",
+    "QueueSubscription",
+    "ResultEnvelope",
+    "SigningKeys",
+    "Subscription",
+    "TaskConsumer",
+    "TaskEnvelope",
+    "Transport",
+    "canonical",
+    "check_freshness",
+    "decode_frame",
+    "encode_frame",
+    "new_nonce",
+    "resolve_transport",
+    "traceparent_for",
+    "transport_backend_factory",
+    "url_options",
+]

@@ -1,0 +1,166 @@
+"""Envelopes, defined once: what a task and its result look like on every broker.
+
+Wire form: one JSON object per message (UTF-8). Every frame carries a `kind`:
+
+- `"task"` on an agent queue (`TaskEnvelope`),
+- `"result"` and `"event"` on a caller's reply channel (`ResultEnvelope`, a worker-side
+  `RuntimeEvent` of that caller's task),
+- `"event"` and `"cancel"` on the fleet event channel.
+
+With a signing key, every frame also carries `timestamp`, `nonce` and `signature` (see
+`murmur.transport.EnvelopeSigner`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from murmur.core.errors import SpawnError
+from murmur.events import EventType
+
+__all__ = [
+    "CALLER_LIFECYCLE_EVENTS",
+    "ENVELOPE_VERSION",
+    "ResultEnvelope",
+    "TaskEnvelope",
+    "decode_frame",
+    "encode_frame",
+    "new_nonce",
+    "traceparent_for",
+]
+
+ENVELOPE_VERSION = 1
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+CALLER_LIFECYCLE_EVENTS = frozenset(
+    {
+        EventType.AGENT_SPAWNED,
+        EventType.AGENT_COMPLETED,
+        EventType.AGENT_FAILED,
+        EventType.AGENT_RETRIED,
+        EventType.SPAWN_REFUSED,
+        EventType.BUDGET_EXCEEDED,
+    }
+)
+"""Events the caller's own pipeline emits for a task it sent to a fleet. The worker's copies
+of these (for that task id) are not relayed, so a fleet run shows each event once, as a local
+run does; every other worker event (tool calls, nested runs) is relayed."""
+
+
+def new_nonce() -> str:
+    """A fresh random nonce (128 bits, hex)."""
+    return secrets.token_hex(16)
+
+
+def traceparent_for(trace_id: str) -> str | None:
+    """A W3C `traceparent` header for `trace_id` (a fresh span id), or None when the trace
+    id is not 32 lowercase hex digits."""
+    if not _TRACE_ID.match(trace_id) or trace_id == "0" * 32:
+        return None
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+class TaskEnvelope(BaseModel):
+    """One task on its way to a worker.
+
+    Attributes:
+        task_id: The task id; the idempotency key of the whole distributed path.
+        agent_name: The agent the worker must run (its own registered agent of that name).
+        input: The task input as JSON (a pydantic input is sent as its JSON string).
+        trace_id: The run's trace id.
+        parent_trace_id: The run that spawned this one, if any.
+        traceparent: The W3C trace context header for this hop.
+        attempt: The caller's attempt number (retries re-publish with attempt + 1).
+        deadline: Wall-clock epoch seconds after which nobody waits for the result; a
+            worker drops the task unstarted, or cancels it running, once it passes.
+        reply_to: The caller's reply channel.
+        remaining_tokens: The token budget left for this run, enforced on the worker.
+        metadata: The task's free-form metadata.
+        timestamp: When the envelope was made (epoch seconds).
+        nonce: Random; with `timestamp`, what makes a replay detectable.
+        signature: HMAC over the canonical form of every other field (None: unsigned).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: str = "task"
+    v: int = ENVELOPE_VERSION
+    task_id: str
+    agent_name: str
+    input: Any = None
+    trace_id: str
+    parent_trace_id: str | None = None
+    traceparent: str | None = None
+    attempt: int = 1
+    deadline: float | None = None
+    reply_to: str
+    remaining_tokens: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    timestamp: float = Field(default_factory=time.time)
+    nonce: str = Field(default_factory=new_nonce)
+    signature: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON-safe dict form (what is signed and sent)."""
+        return self.model_dump(mode="json")
+
+    def expired(self, now: float | None = None) -> bool:
+        """True once the deadline has passed."""
+        return (
+            self.deadline is not None and (now if now is not None else time.time()) > self.deadline
+        )
+
+
+class ResultEnvelope(BaseModel):
+    """One task's outcome on its way back to the caller.
+
+    Exactly one of `output` (the agent's output as JSON) and `error` (a
+    `MurmurError.to_dict()`) is meaningful; `error` wins when set.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: str = "result"
+    v: int = ENVELOPE_VERSION
+    task_id: str
+    agent_name: str
+    attempt: int = 1
+    output: Any = None
+    error: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    worker: str | None = None
+    timestamp: float = Field(default_factory=time.time)
+    nonce: str = Field(default_factory=new_nonce)
+    signature: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON-safe dict form (what is signed and sent)."""
+        return self.model_dump(mode="json")
+
+
+def encode_frame(body: dict[str, Any]) -> bytes:
+    """Serialize one frame."""
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise SpawnError(
+            f"a {body.get('kind', 'broker')} frame is not JSON-serializable: {exc}; task inputs "
+            "and outputs sent over a broker must be JSON (str, numbers, lists, dicts, or "
+            "pydantic models)",
+            code="not_serializable",
+        ) from None
+
+
+def decode_frame(data: bytes | str) -> dict[str, Any] | None:
+    """Parse one frame; None when it is not a JSON object."""
+    try:
+        body = json.loads(data)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None

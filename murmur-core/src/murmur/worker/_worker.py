@@ -1,0 +1,535 @@
+"""`Worker`: consumes an agent's queue on a broker and runs its own agent of that name.
+
+Per delivery: verify (signature, replay window, nonce), drop if expired, execute through the
+worker's local `AgentRuntime` (its model, tools and keys stay here) under the envelope's
+deadline, publish the result to the caller, then ack. A worker that dies before the ack leaves
+the delivery pending; after `reclaim_min_idle_ms` another worker takes it over. Live
+workers `touch` their in-flight deliveries so long tasks are not taken from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from murmur._pipeline import dump_value
+from murmur.agent import Agent
+from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
+from murmur.events import EventEmitter, EventType, LogEventEmitter, MultiEventEmitter, RuntimeEvent
+from murmur.transport._envelope import ResultEnvelope, TaskEnvelope, decode_frame, encode_frame
+from murmur.transport._resolve import resolve_transport
+from murmur.transport._signing import EnvelopeSigner, SigningKeys
+from murmur.types import TaskSpec
+from murmur.worker._bridge import BrokerEventBridge, TaskRoute, current_route
+from murmur.worker._slots import Slots
+from murmur.worker._support import (
+    InFlight,
+    WorkerStats,
+    admit,
+    agent_map,
+    default_consumer_id,
+    worker_copy,
+)
+
+if TYPE_CHECKING:
+    from murmur.runtime import AgentRuntime
+    from murmur.transport._base import Delivery, Subscription, TaskConsumer, Transport
+
+__all__ = ["Worker", "WorkerStats", "default_consumer_id"]
+
+log = structlog.get_logger("murmur.worker")
+
+_OP_TIMEOUT = 10.0
+_POLL_S = 1.0
+_SHARED_POLL_S = 0.05
+
+
+Hook = Callable[..., Any]
+
+
+class Worker:
+    """A member of a worker fleet: runs its registered agents' tasks from a broker.
+
+    ```python
+    worker = Worker(broker="redis://localhost:6379", agents={"researcher": researcher},
+                    concurrency=20)
+
+    @worker.on_task_complete
+    async def done(task_id: str, agent_name: str, duration_ms: int) -> None:
+        print(task_id, agent_name, duration_ms)
+
+    await worker.start()   # until worker.stop()
+    ```
+
+    Args:
+        broker: A broker URL (resolved through the plugin host, like `AgentRuntime(broker=)`),
+            a `Transport`, or a `JobBackend`.
+        agents: The agents this worker runs, by name (or an iterable of agents).
+        concurrency: Most tasks executing at once.
+        signing_key: HMAC key(s); with one, unsigned, forged and replayed envelopes are
+            rejected (counted in `stats`, a `TASK_REJECTED` event) and never executed.
+        heartbeat_interval: Seconds between `WORKER_HEARTBEAT` events.
+        reclaim_min_idle_ms: How long a delivery may sit un-acked and untouched before
+            another worker may take it over (this worker touches its own well before that).
+        consumer_id: Stable id in the consumer group (default `<hostname>-<pid>`).
+        runtime: The local `AgentRuntime` to execute with (its tools, options, stores);
+            default a new one with `event_emitter`. The worker does not close it.
+        event_emitter: Where this worker's events go locally (default `LogEventEmitter`).
+        max_envelope_age_s: With a signing key, envelopes older than this are refused as
+            replays, and nonces are remembered this long (without a key there is no replay
+            check: anyone who can publish can forge a fresh envelope anyway).
+        max_deliveries: A task delivered more often than this fails instead of running again
+            (a task that keeps killing its workers).
+        stop_timeout: How long `stop()` lets in-flight tasks finish before cancelling them
+            (cancelled tasks are handed back to the broker for another worker).
+        plugins: The `PluginHost` resolving `broker` and receiving `murmur_worker_started` /
+            `murmur_worker_stopped` (default: a new one when `broker` is a URL).
+    """
+
+    def __init__(
+        self,
+        broker: str | Transport | Any,
+        agents: Mapping[str, Agent[Any]] | Iterable[Agent[Any]],
+        *,
+        concurrency: int = 20,
+        signing_key: SigningKeys = None,
+        heartbeat_interval: float = 10.0,
+        reclaim_min_idle_ms: int = 30_000,
+        consumer_id: str | None = None,
+        runtime: AgentRuntime | None = None,
+        event_emitter: EventEmitter | None = None,
+        max_envelope_age_s: float = 3600.0,
+        max_deliveries: int = 10,
+        stop_timeout: float = 30.0,
+        plugins: Any = None,
+    ) -> None:
+        if concurrency < 1:
+            raise SpawnError("Worker(concurrency=...) must be >= 1", code="invalid_options")
+        if reclaim_min_idle_ms < 1:
+            raise SpawnError("Worker(reclaim_min_idle_ms=...) must be >= 1", code="invalid_options")
+        self.agents = agent_map(agents)
+        if not self.agents:
+            raise RegistryError("a Worker needs at least one agent (agents={'name': agent})")
+        if plugins is None and isinstance(broker, str):
+            from murmur.plugins import PluginHost
+
+            plugins = PluginHost()
+        self.plugins = plugins
+        self.transport = resolve_transport(broker, plugins=plugins)
+        self.concurrency = concurrency
+        self.signer = EnvelopeSigner(signing_key)
+        self.heartbeat_interval = heartbeat_interval
+        self.reclaim_min_idle_ms = int(reclaim_min_idle_ms)
+        self.consumer_id = consumer_id or default_consumer_id()
+        self.max_envelope_age_s = max_envelope_age_s
+        self.max_deliveries = max_deliveries
+        self.stop_timeout = stop_timeout
+        self.stats = WorkerStats()
+        self.bridge = BrokerEventBridge(self.transport, signing_key=signing_key)
+        if runtime is None:
+            from murmur.runtime import AgentRuntime
+
+            runtime = AgentRuntime(event_emitter=event_emitter or LogEventEmitter())
+        runtime.event_emitter = MultiEventEmitter([runtime.event_emitter, self.bridge])
+        self.runtime = runtime
+        self._hooks: dict[str, list[Hook]] = {"start": [], "complete": [], "error": []}
+        self._runnable = {name: worker_copy(agent) for name, agent in self.agents.items()}
+        self._slots = Slots(concurrency)
+        self._inflight: dict[str, InFlight] = {}
+        self._consumers: dict[str, TaskConsumer] = {}
+        self._loops: list[asyncio.Task[Any]] = []
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._events: Subscription | None = None
+        self._stopping = asyncio.Event()
+        self._running = False
+        self._ready = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # -- decorators -------------------------------------------------------------------
+
+    def on_task_start(self, fn: Hook) -> Hook:
+        """Register `fn(task_id, agent_name)` (sync or async), called before a task runs."""
+        self._hooks["start"].append(fn)
+        return fn
+
+    def on_task_complete(self, fn: Hook) -> Hook:
+        """Register `fn(task_id, agent_name, duration_ms)`, called after a task succeeded."""
+        self._hooks["complete"].append(fn)
+        return fn
+
+    def on_task_error(self, fn: Hook) -> Hook:
+        """Register `fn(task_id, agent_name, error)`, called after a task failed (`error` is
+        the `MurmurError` sent back to the caller)."""
+        self._hooks["error"].append(fn)
+        return fn
+
+    @property
+    def tools(self) -> Any:
+        """The local runtime's tool registry (tools run here, on the worker)."""
+        return self.runtime.tools
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks executing right now."""
+        return len(self._inflight)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def wait_ready(self, within_s: float = 30.0) -> None:
+        """Wait until `start()` is consuming (for tests and supervisors)."""
+        async with asyncio.timeout(within_s):
+            await self._ready.wait()
+
+    async def start(self) -> None:
+        """Consume until `stop()` is called (or this coroutine is cancelled)."""
+        if self._running:
+            raise SpawnError("this Worker is already running", code="invalid_state")
+        self._running = True
+        self._stopping.clear()
+        self._stopped.clear()
+        self._slots = Slots(self.concurrency)
+        try:
+            await self._open()
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await self._shutdown()
+
+    async def stop(self) -> None:
+        """Stop taking tasks, let in-flight ones finish (up to `stop_timeout`), ack them,
+        close the broker connection. Returns once stopped."""
+        self._stopping.set()
+        self._slots.wake_all()
+        if self._running:
+            await self._stopped.wait()
+
+    async def _open(self) -> None:
+        async with asyncio.timeout(_OP_TIMEOUT):
+            await self.transport.connect()
+            await self.runtime.start()
+            for name in self.agents:
+                self._consumers[name] = await self.transport.consume_tasks(
+                    name,
+                    consumer_id=self.consumer_id,
+                    prefetch=self.concurrency,
+                    reclaim_min_idle_ms=self.reclaim_min_idle_ms,
+                )
+            self._events = await self.transport.subscribe_events()
+        self._loops = [
+            asyncio.create_task(self._receive_loop(name, c), name=f"murmur-receive-{name}")
+            for name, c in self._consumers.items()
+        ]
+        self._loops += [
+            asyncio.create_task(self._touch_loop(), name="murmur-touch"),
+            asyncio.create_task(self._heartbeat_loop(), name="murmur-heartbeat"),
+            asyncio.create_task(self._control_loop(self._events), name="murmur-control"),
+        ]
+        await self._emit(EventType.WORKER_STARTED, self._info())
+        self._notify_plugins("worker_started")
+
+    async def _shutdown(self) -> None:
+        self._stopping.set()
+        self._slots.wake_all()
+        receivers, others = self._loops[: len(self._consumers)], self._loops[len(self._consumers) :]
+        for task in others:
+            task.cancel()
+        if receivers:  # a receive in progress may hold messages: let it return
+            _, late = await asyncio.wait(receivers, timeout=_POLL_S * 2 + 1)
+            for task in late:
+                task.cancel()
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=_OP_TIMEOUT)
+        if self._handlers:
+            _, late = await asyncio.wait(self._handlers, timeout=self.stop_timeout)
+            for task in late:
+                task.cancel()  # handed back to the broker by _handle
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        for consumer in self._consumers.values():
+            with contextlib.suppress(Exception):
+                await consumer.close()
+        await self._emit(EventType.WORKER_STOPPED, self._info())
+        self._notify_plugins("worker_stopped")
+        if self._events is not None:
+            with contextlib.suppress(Exception):
+                await self._events.aclose()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.close()
+        self._consumers.clear()
+        self._running = False
+        self._ready.clear()
+        self._stopped.set()
+
+    # -- loops ------------------------------------------------------------------------
+
+    async def _receive_loop(self, agent_name: str, consumer: TaskConsumer) -> None:
+        """Fill free slots: first with abandoned deliveries (every reclaim interval), then
+        with new ones. One loop per queue, so reclaim never waits behind a blocked receive."""
+        interval = max(0.05, min(self.reclaim_min_idle_ms / 2000, 5.0))
+        # With several queues, a blocked receive holds slots the others wait for: keep it short.
+        poll = min(_POLL_S if len(self._consumers) == 1 else _SHARED_POLL_S, interval)
+        next_reclaim = time.monotonic() + interval
+        while not self._stopping.is_set():
+            wanted = await self._slots.take(self.concurrency)
+            if not wanted:
+                continue
+            reclaiming = time.monotonic() >= next_reclaim
+            try:
+                if reclaiming:
+                    next_reclaim = time.monotonic() + interval
+                    deliveries = await asyncio.wait_for(consumer.reclaim(wanted), _OP_TIMEOUT)
+                else:
+                    deliveries = await consumer.receive(wanted, poll)
+            except asyncio.CancelledError:
+                self._slots.give(wanted)
+                raise
+            except Exception as exc:
+                self._slots.give(wanted)
+                log.warning("receive failed", agent=agent_name, error=repr(exc))
+                await asyncio.sleep(poll)
+                continue
+            self._slots.give(wanted - len(deliveries))
+            for delivery in deliveries:
+                if reclaiming:
+                    self.stats.reclaimed += 1
+                    await self._emit(
+                        EventType.TASK_RECLAIMED,
+                        {
+                            "message_id": delivery.message_id,
+                            "consumer_id": self.consumer_id,
+                            "delivery_count": delivery.delivery_count,
+                        },
+                        agent_name=agent_name,
+                    )
+                self._spawn(consumer, delivery)
+
+    async def _touch_loop(self) -> None:
+        interval = max(0.02, self.reclaim_min_idle_ms / 3000)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for item in list(self._inflight.values()):
+                if now - item.delivery.received_at < interval:
+                    continue
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(item.consumer.touch(item.delivery), _OP_TIMEOUT)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            info = self._info()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.transport.heartbeat(
+                        self.consumer_id, info, ttl_s=self.heartbeat_interval * 3
+                    ),
+                    _OP_TIMEOUT,
+                )
+            await self._emit(EventType.WORKER_HEARTBEAT, info)
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def _control_loop(self, events: Subscription) -> None:
+        async for data in events:
+            body = decode_frame(data)
+            if body is None or body.get("kind") != "cancel":
+                continue
+            if self.signer.verify(body) is not None:
+                continue
+            item = self._inflight.get(str(body.get("task_id")))
+            if item is not None and item.reply_to == body.get("reply_to"):
+                item.cancel_requested = True
+                item.task.cancel()
+
+    # -- one delivery -----------------------------------------------------------------
+
+    def _spawn(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        self.stats.received += 1
+        if delivery.delivery_count > 1:
+            self.stats.redelivered += 1
+        task = asyncio.create_task(self._guarded(consumer, delivery))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _guarded(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        try:
+            await self._handle(consumer, delivery)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("task handling failed", message_id=delivery.message_id)
+        finally:
+            self._slots.give(1)
+
+    async def _handle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        envelope, reason = await admit(
+            delivery,
+            signer=self.signer,
+            agents=self.agents,
+            transport=self.transport,
+            max_envelope_age_s=self.max_envelope_age_s,
+        )
+        if envelope is None:
+            await self._reject(consumer, delivery, reason or "malformed")
+            return
+        if envelope.expired():
+            self.stats.expired += 1
+            await self._settle(consumer, delivery)
+            return
+        if delivery.delivery_count > self.max_deliveries:
+            error = SpawnError(
+                f"task {envelope.task_id} was delivered {delivery.delivery_count} times "
+                f"(max_deliveries={self.max_deliveries}); it keeps failing its workers",
+                code="poison_task",
+            )
+            await self._reply(envelope, None, error, {})
+            await self._settle(consumer, delivery)
+            return
+        current = asyncio.current_task()
+        assert current is not None
+        item = InFlight(delivery, consumer, current, envelope.reply_to)
+        self._inflight[envelope.task_id] = item
+        try:
+            await self._execute(envelope)
+        except asyncio.CancelledError:
+            if item.cancel_requested:  # the caller gave up: settle, no reply
+                self.stats.cancelled += 1
+                await self._settle(consumer, delivery)
+            else:  # the worker is stopping: hand the task to another worker
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
+            raise
+        finally:
+            self._inflight.pop(envelope.task_id, None)
+        await self._settle(consumer, delivery)
+
+    async def _execute(self, envelope: TaskEnvelope) -> None:
+        from murmur._budget import TokenBudget
+
+        agent = self._runnable[envelope.agent_name]
+        budget = None
+        if envelope.remaining_tokens is not None:
+            budget = TokenBudget(limit=envelope.remaining_tokens, name="caller")
+        spec = TaskSpec(
+            input=envelope.input,
+            id=envelope.task_id,
+            trace_id=envelope.trace_id,
+            parent_trace_id=envelope.parent_trace_id,
+            token_budget=budget,
+            metadata={**envelope.metadata, "attempt": envelope.attempt},
+        )
+        await self._call_hooks("start", envelope.task_id, envelope.agent_name)
+        started = time.perf_counter()
+        token = current_route.set(TaskRoute(envelope.reply_to, envelope.task_id))
+        try:
+            timeout = None if envelope.deadline is None else envelope.deadline - time.time()
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self.runtime.run(agent, spec)
+                error = result.error
+                output = dump_value(result.value) if error is None else None
+                metadata = result.metadata.to_dict()
+            except TimeoutError:
+                error = BudgetExceededError(
+                    f"task {envelope.task_id} of agent {envelope.agent_name!r} passed its "
+                    "deadline on the worker and was cancelled",
+                    code="timeout",
+                    details={"transient": True},
+                )
+                output, metadata = None, {}
+            await self._reply(envelope, output, error, metadata)
+        finally:
+            current_route.reset(token)
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        if error is None:
+            self.stats.completed += 1
+            await self._call_hooks("complete", envelope.task_id, envelope.agent_name, duration_ms)
+        else:
+            self.stats.failed += 1
+            await self._call_hooks("error", envelope.task_id, envelope.agent_name, error)
+
+    async def _reply(
+        self,
+        envelope: TaskEnvelope,
+        output: Any,
+        error: MurmurError | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        result = ResultEnvelope(
+            task_id=envelope.task_id,
+            agent_name=envelope.agent_name,
+            attempt=envelope.attempt,
+            output=output,
+            error=error.to_dict() if error is not None else None,
+            metadata=metadata,
+            worker=self.consumer_id,
+        )
+        data = encode_frame(self.signer.sign(result.body()))
+        async with asyncio.timeout(_OP_TIMEOUT):
+            await self.transport.publish_result(envelope.reply_to, data)
+
+    async def _settle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        async with asyncio.timeout(_OP_TIMEOUT):
+            await consumer.ack(delivery)
+
+    async def _reject(self, consumer: TaskConsumer, delivery: Delivery, reason: str) -> None:
+        self.stats.rejected += 1
+        self.stats.rejected_reasons[reason] = self.stats.rejected_reasons.get(reason, 0) + 1
+        await self._settle(consumer, delivery)
+        body = decode_frame(delivery.data) or {}
+        task_id = body.get("task_id")
+        await self._emit(
+            EventType.TASK_REJECTED,
+            {
+                "reason": reason,
+                "message_id": delivery.message_id,
+                "consumer_id": self.consumer_id,
+                "queue": delivery.agent_name,
+            },
+            agent_name=delivery.agent_name,
+            task_id=task_id if isinstance(task_id, str) else None,
+        )
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "consumer_id": self.consumer_id,
+            "agents": sorted(self.agents),
+            "concurrency": self.concurrency,
+            "in_flight": len(self._inflight),
+            "stats": self.stats.as_dict(),
+        }
+
+    async def _emit(
+        self,
+        event_type: EventType,
+        payload: dict[str, Any],
+        *,
+        agent_name: str | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        event = RuntimeEvent(
+            event_type=event_type, agent_name=agent_name, task_id=task_id, payload=payload
+        )
+        with contextlib.suppress(Exception):
+            await self.runtime.emit(event)
+
+    def _notify_plugins(self, hook: str) -> None:
+        host = self.plugins if self.plugins is not None else getattr(self.runtime, "_host", None)
+        if host is not None:
+            getattr(host, hook)(self)
+
+    async def _call_hooks(self, kind: str, *args: Any) -> None:
+        for fn in self._hooks[kind]:
+            try:
+                value = fn(*args)
+                if inspect.isawaitable(value):
+                    await value
+            except Exception:
+                log.exception("worker hook failed", hook=kind, function=getattr(fn, "__name__", fn))

@@ -1,0 +1,249 @@
+"""The distributed path in one process: JobBackend + Worker over memory:// pass the same
+backend contract as the in-process AsyncBackend, plus the fleet guarantees."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from murmur.testing.backend import BrokerBackendContract, LocalBackendContract
+
+
+class TestAsyncBackend(LocalBackendContract):
+    """The in-process backend passes the backend contract."""
+
+
+class TestMemoryFleet(BrokerBackendContract):
+    """A fleet on memory:// passes the backend contract and the fleet guarantees."""
+
+    @pytest.fixture
+    def broker_url(self) -> str:
+        """An in-process hub unique to the test."""
+        return f"memory://fleet-{uuid.uuid4().hex}"
+
+
+# -- the Worker's own surface -------------------------------------------------------------
+
+import asyncio  # noqa: E402
+from typing import Any  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+from murmur import Agent, AgentRuntime, RegistryError, TaskSpec  # noqa: E402
+from murmur.events import CollectingEventEmitter, EventType  # noqa: E402
+from murmur.testing.backend import Probe  # noqa: E402
+from murmur.worker import Worker  # noqa: E402
+
+
+async def _serving(worker: Worker) -> asyncio.Task[None]:
+    task = asyncio.create_task(worker.start())
+    await worker.wait_ready()
+    return task
+
+
+async def test_lifecycle_hooks_see_each_task() -> None:
+    """on_task_start / on_task_complete / on_task_error receive the task id, agent and timing."""
+    url = f"memory://hooks-{uuid.uuid4().hex}"
+    good = Agent(name="good", model="test")
+    bad = Agent(name="bad", model=Probe(fail=True).model())
+    worker = Worker(url, {"good": good, "bad": bad}, event_emitter=CollectingEventEmitter())
+    seen: list[tuple[Any, ...]] = []
+
+    @worker.on_task_start
+    def started(task_id: str, agent_name: str) -> None:
+        seen.append(("start", task_id, agent_name))
+
+    @worker.on_task_complete
+    async def completed(task_id: str, agent_name: str, duration_ms: int) -> None:
+        seen.append(("complete", task_id, agent_name, type(duration_ms)))
+
+    @worker.on_task_error
+    async def failed(task_id: str, agent_name: str, error: Exception) -> None:
+        seen.append(("error", task_id, agent_name, type(error).__name__))
+
+    serving = await _serving(worker)
+    async with AgentRuntime(broker=url, event_emitter=CollectingEventEmitter()) as runtime:
+        ok = await runtime.run(good, TaskSpec(input="x", id="t-good"))
+        ko = await runtime.run(bad, TaskSpec(input="x", id="t-bad"))
+    await worker.stop()
+    await serving
+    assert ok.is_ok()
+    assert not ko.is_ok()
+    assert [
+        ("start", "t-good", "good"),
+        ("complete", "t-good", "good", int),
+        ("start", "t-bad", "bad"),
+        ("error", "t-bad", "bad", "SpawnError"),
+    ] == seen
+    assert (worker.stats.completed, worker.stats.failed) == (1, 1)
+
+
+async def test_worker_emits_started_heartbeat_and_stopped_events() -> None:
+    """A worker announces itself, beats on its timer, and says when it stopped."""
+    events = CollectingEventEmitter()
+    worker = Worker(
+        f"memory://beat-{uuid.uuid4().hex}",
+        [Agent(name="a", model="test")],
+        heartbeat_interval=0.05,
+        consumer_id="beater",
+        event_emitter=events,
+    )
+    serving = await _serving(worker)
+    await asyncio.sleep(0.3)
+    await worker.stop()
+    await serving
+    types = events.types()
+    assert types[0] == EventType.WORKER_STARTED
+    assert types[-1] == EventType.WORKER_STOPPED
+    beats = events.of_type(EventType.WORKER_HEARTBEAT)
+    assert len(beats) >= 3
+    assert {"beater"} == {e.payload["consumer_id"] for e in beats}
+
+
+def test_worker_refuses_bad_configuration() -> None:
+    """Misnamed agents, no agents and non-broker URLs are typed errors that say what to do."""
+    agent = Agent(name="real", model="test")
+    with pytest.raises(RegistryError, match="register it under its own name"):
+        Worker("memory://", {"alias": agent})
+    with pytest.raises(RegistryError, match="at least one agent"):
+        Worker("memory://", {})
+    with pytest.raises(RegistryError, match='no backend for "nosuch://x"'):
+        Worker("nosuch://x", [agent])
+
+
+def test_worker_default_consumer_id_is_host_and_pid() -> None:
+    """Without consumer_id the id is <hostname>-<pid>, stable for the process."""
+    import os
+    import socket
+
+    worker = Worker("memory://", [Agent(name="a", model="test")])
+    assert f"{socket.gethostname()}-{os.getpid()}" == worker.consumer_id
+
+
+def test_cli_names_the_agents_it_could_not_find(tmp_path: Any, monkeypatch: Any) -> None:
+    """`murmur worker start` with unknown agents fails naming them and what is available."""
+    from murmur.cli import cli
+
+    (tmp_path / "myagents.py").write_text(
+        "from murmur import Agent\nagents = [Agent(name='researcher', model='test')]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(
+        cli,
+        ["worker", "start", "--agents", "researcher,writer,editor", "--broker", "memory://",
+         "--app", "myagents:agents"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "agent(s) not found: writer, editor" in result.output
+    assert "available: researcher" in result.output
+
+
+def test_cli_needs_somewhere_to_find_agents() -> None:
+    """Without --app or --specs the command says where agents can come from."""
+    from murmur.cli import cli
+
+    result = CliRunner().invoke(cli, ["worker", "start", "-a", "x", "-b", "memory://"])
+    assert result.exit_code == 1
+    assert "--app module:attr and/or --specs DIR" in result.output
+
+
+def test_cli_loads_agents_and_runtime_from_app(tmp_path: Any, monkeypatch: Any) -> None:
+    """--app may name an AgentRuntime: its registered agents (and tools) are used."""
+    from murmur.cli.worker import load_app_agents
+
+    (tmp_path / "rtapp.py").write_text(
+        "from murmur import Agent, AgentRuntime\n"
+        "runtime = AgentRuntime()\n"
+        "runtime.register(Agent(name='writer', model='test'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    agents, runtime = load_app_agents("rtapp:runtime")
+    assert list(agents) == ["writer"]
+    assert isinstance(runtime, AgentRuntime)
+
+
+def test_cli_loads_agents_from_a_spec_directory(tmp_path: Any) -> None:
+    """--specs finds agents in YAML specs."""
+    from murmur.cli import cli
+
+    (tmp_path / "r.yaml").write_text("version: 1\nname: researcher\nmodel: test\n")
+    result = CliRunner().invoke(
+        cli,
+        ["worker", "start", "-a", "researcher,ghost", "-b", "memory://", "--specs", str(tmp_path)],
+    )
+    assert "agent(s) not found: ghost" in result.output
+    assert "available: researcher" in result.output
+
+
+async def test_a_worker_serving_several_agents_serves_each_of_them() -> None:
+    """A worker consuming two queues runs tasks from both (one queue cannot starve another)."""
+    url = f"memory://multi-{uuid.uuid4().hex}"
+    busy = Agent(name="busy", model=Probe(delay=0.05).model())
+    quick = Agent(name="quick", model="test")
+    worker = Worker(url, [busy, quick], concurrency=2, event_emitter=CollectingEventEmitter())
+    serving = await _serving(worker)
+    async with AgentRuntime(broker=url, event_emitter=CollectingEventEmitter()) as runtime:
+        backlog = asyncio.create_task(runtime.gather(busy, [f"b{i}" for i in range(10)]))
+        first = await asyncio.wait_for(runtime.run(quick, "now"), 15)
+        second = await asyncio.wait_for(runtime.run(quick, "again"), 15)
+        assert [first.is_ok(), second.is_ok()] == [True, True]
+        assert all(r.is_ok() for r in await backlog)
+    await worker.stop()
+    await serving
+
+
+async def test_fleet_events_reach_a_runtime_that_asks_for_them() -> None:
+    """A backend built with fleet_events=True re-emits worker heartbeats on its runtime."""
+    from murmur.backends import memory_backend_factory
+
+    url = f"memory://fleet-events-{uuid.uuid4().hex}"
+    events = CollectingEventEmitter()
+    runtime = AgentRuntime(
+        broker=memory_backend_factory(url, fleet_events=True), event_emitter=events
+    )
+    await runtime.start()
+    worker = Worker(url, [Agent(name="a", model="test")], heartbeat_interval=0.05)
+    serving = await _serving(worker)
+    for _ in range(100):
+        if events.of_type(EventType.WORKER_HEARTBEAT):
+            break
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    await serving
+    await runtime.aclose()
+    assert events.of_type(EventType.WORKER_HEARTBEAT)
+
+
+async def test_a_stopped_worker_can_start_again_and_plugins_hear_about_it() -> None:
+    """start/stop/start works, and murmur_worker_started/stopped hooks run each time."""
+    from murmur.hookspecs import hookimpl
+    from murmur.plugins import PluginHost
+
+    calls: list[str] = []
+
+    class Spy:
+        @hookimpl
+        def murmur_worker_started(self, worker: Any) -> None:
+            calls.append("started")
+
+        @hookimpl
+        def murmur_worker_stopped(self, worker: Any) -> None:
+            calls.append("stopped")
+
+    url = f"memory://restart-{uuid.uuid4().hex}"
+    agent = Agent(name="again", model="test")
+    worker = Worker(
+        url,
+        [agent],
+        plugins=PluginHost(extra_plugins=[Spy()]),
+        event_emitter=CollectingEventEmitter(),
+    )
+    for _ in range(2):
+        serving = await _serving(worker)
+        async with AgentRuntime(broker=url, event_emitter=CollectingEventEmitter()) as runtime:
+            assert (await runtime.run(agent, "x")).is_ok()
+        await worker.stop()
+        await serving
+    assert calls == ["started", "stopped", "started", "stopped"]
