@@ -1,0 +1,325 @@
+"""`NatsTransport`: murmur's broker seam over NATS JetStream.
+
+- Task queue of an agent: a JetStream stream (work-queue retention, file storage) with one
+  durable pull consumer `workers`, shared by every worker of the agent.
+- Reclaim: the consumer's `ack_wait` is the worker's `reclaim_min_idle_ms`; the server
+  redelivers a message not acked within it. `touch` sends `+WPI` (in progress).
+- Reply channel of a caller: the core NATS subject `<ns>:replies:<reply_to>`.
+- Fleet events: the core NATS subject `<ns>:events`, fanned out to every subscriber.
+- Replay refusal: a JetStream KV bucket `<ns>_nonces` (TTL = the replay window), fleet-wide.
+
+Why FastStream and nats-py side by side: FastStream's `NatsBroker` owns the connection
+(reconnects, options) and does all publishing (`broker.publish(..., stream=...)` gives a
+JetStream `PubAck`). It has no API for what a worker needs from a queue: FastStream's
+pull subscribers run a handler per message and settle it when the handler returns, while a
+murmur worker pulls a bounded batch (`receive(max_messages, timeout)`), acks much later,
+touches long tasks and nacks on shutdown. So the queue side uses nats-py's JetStream API
+directly on the broker's connection: `add_stream` / `add_consumer` (create-or-update of the
+ack wait), `pull_subscribe_bind` + `fetch`, `Msg.ack` / `nak` / `in_progress`; core
+subscriptions for replies and events are plain `nc.subscribe` callbacks feeding a
+`QueueSubscription`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from murmur.core.errors import RegistryError, SpawnError
+from murmur.transport import QueueSubscription, Subscription, TaskConsumer, Transport
+from murmur_nats._consumer import JetStreamConsumer
+from murmur_nats._names import kv_key, stream_name, subject
+
+if TYPE_CHECKING:
+    from faststream.nats import NatsBroker
+    from nats.aio.client import Client
+    from nats.js.client import JetStreamContext
+    from nats.js.kv import KeyValue
+
+__all__ = ["NatsTransport"]
+
+DURABLE = "workers"
+"""The durable consumer every worker of an agent shares (JetStream balances pulls on it)."""
+
+_OP_TIMEOUT = 10.0
+
+
+def _int(options: dict[str, Any], key: str, default: int) -> int:
+    value = options.pop(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RegistryError(
+            f"nats:// option {key}={value!r} must be an integer", code="invalid_options"
+        ) from None
+
+
+def _float(options: dict[str, Any], key: str, default: float) -> float:
+    value = options.pop(key, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RegistryError(
+            f"nats:// option {key}={value!r} must be a number", code="invalid_options"
+        ) from None
+
+
+class NatsTransport(Transport):
+    """Tasks on JetStream work queues, replies and events on core NATS subjects.
+
+    ```python
+    runtime = AgentRuntime(broker="nats://127.0.0.1:4222")
+    worker = Worker("nats://127.0.0.1:4222", {"researcher": researcher}, concurrency=20)
+    ```
+
+    Args:
+        url: `nats://host:port[,host:port...][?namespace=...&storage=file&...]`.
+        namespace: Prefix of every subject, stream and bucket (overrides the URL's).
+        storage: `file` (default, survives a server restart) or `memory`, for task streams
+            and the nonce bucket.
+        stream_max_age_s: Drop queued tasks older than this (default 0: keep until acked).
+        max_ack_pending: Most un-acked messages per agent queue, fleet-wide (default 10000).
+        publish_timeout: Seconds to wait for JetStream's publish ack (default 5).
+        connect_timeout: Seconds per connection attempt (default 5).
+
+    Credentials go in the URL (`nats://user:password@host:4222`).
+    """
+
+    scheme = "nats"
+
+    def __init__(
+        self, url: str = "nats://127.0.0.1:4222", *, namespace: str | None = None, **options: Any
+    ) -> None:
+        super().__init__(url, namespace=namespace, **options)
+        opts = self.options
+        storage = str(opts.pop("storage", "file")).lower()
+        if storage not in ("file", "memory"):
+            raise RegistryError(
+                f"nats:// option storage={storage!r} must be 'file' or 'memory'",
+                code="invalid_options",
+            )
+        self.storage = storage
+        self.stream_max_age_s = _float(opts, "stream_max_age_s", 0.0)
+        self.max_ack_pending = _int(opts, "max_ack_pending", 10_000)
+        self.publish_timeout = _float(opts, "publish_timeout", 5.0)
+        self.connect_timeout = _float(opts, "connect_timeout", 5.0)
+        parts = urlsplit(url)
+        self.servers = [
+            urlunsplit((parts.scheme or "nats", netloc, "", "", ""))
+            for netloc in (parts.netloc or "127.0.0.1:4222").split(",")
+        ]
+        self._broker: NatsBroker | None = None
+        self._js: JetStreamContext | None = None
+        self._kv: KeyValue | None = None
+        self._streams: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._consumers: list[JetStreamConsumer] = []
+        self._subscriptions: list[QueueSubscription] = []
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Client:
+        """The nats-py client under FastStream's broker (connected)."""
+        if self._broker is None:
+            raise SpawnError("the NATS transport is not connected: await transport.connect()")
+        return self._broker.connection
+
+    async def connect(self) -> None:
+        """Connect FastStream's `NatsBroker` (idempotent)."""
+        async with self._lock:
+            if self._broker is not None:
+                return
+            from faststream.nats import NatsBroker
+
+            broker = NatsBroker(
+                self.servers,
+                connect_timeout=int(max(1, self.connect_timeout)),
+                max_reconnect_attempts=-1,
+                name=f"murmur-{self.namespace}",
+            )
+            try:
+                async with asyncio.timeout(self.connect_timeout * len(self.servers) + 1):
+                    await broker.connect()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+                raise SpawnError(
+                    f"cannot connect to NATS at {', '.join(self.servers)} ({exc!r}); start "
+                    "nats-server with JetStream (`nats-server -js`) or fix the broker URL",
+                    code="broker_unavailable",
+                ) from exc
+            self._broker = broker
+            self._js = broker.connection.jetstream(timeout=_OP_TIMEOUT)
+
+    async def close(self) -> None:
+        """Unsubscribe everything and drain the connection (idempotent)."""
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            await consumer.close()
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.aclose()
+        broker, self._broker = self._broker, None
+        self._js = self._kv = None
+        self._streams.clear()
+        if broker is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_OP_TIMEOUT):
+                    await broker.stop()
+
+    def _jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            raise SpawnError("the NATS transport is not connected: await transport.connect()")
+        return self._js
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def _task_names(self, agent_name: str) -> tuple[str, str]:
+        name = self.name("tasks", agent_name)
+        return subject(name), stream_name(name)
+
+    async def _ensure_stream(self, stream: str, task_subject: str) -> None:
+        if stream in self._streams:
+            return
+        from nats.js import api
+        from nats.js.errors import BadRequestError
+
+        config = api.StreamConfig(
+            name=stream,
+            subjects=[task_subject],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType(self.storage),
+            max_age=self.stream_max_age_s or None,
+            discard=api.DiscardPolicy.OLD,
+        )
+        try:
+            await self._jetstream().add_stream(config)
+        except BadRequestError as exc:
+            if "already in use" not in str(exc.description or ""):
+                raise
+            # Same stream declared with other limits by another version: use it as it is.
+        self._streams.add(stream)
+
+    async def publish_task(self, agent_name: str, data: bytes) -> None:
+        """Store the task in the agent's stream (returns once JetStream acked it)."""
+        task_subject, stream = self._task_names(agent_name)
+        await self._ensure_stream(stream, task_subject)
+        broker = self._broker
+        assert broker is not None
+        await broker.publish(bytes(data), task_subject, stream=stream, timeout=self.publish_timeout)
+
+    async def consume_tasks(
+        self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
+    ) -> TaskConsumer:
+        """Bind to the agent's durable consumer, creating it or updating its ack wait.
+
+        `consumer_id` names nothing on the server: every worker pulls from the one durable
+        consumer `workers`, which tracks pending messages for the whole group.
+        """
+        from nats.js import api
+
+        task_subject, stream = self._task_names(agent_name)
+        await self._ensure_stream(stream, task_subject)
+        js = self._jetstream()
+        config = api.ConsumerConfig(
+            name=DURABLE,
+            durable_name=DURABLE,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=max(reclaim_min_idle_ms, 1) / 1000,
+            max_deliver=-1,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=task_subject,
+        )
+        # CONSUMER.CREATE with an existing name updates its editable fields (ack wait).
+        await js.add_consumer(stream, config)
+        subscription = await js.pull_subscribe_bind(DURABLE, stream=stream)
+        consumer = JetStreamConsumer(
+            subscription, stream=stream, agent_name=agent_name, prefetch=prefetch
+        )
+        self._consumers.append(consumer)
+        return consumer
+
+    # -- replies and events -----------------------------------------------------------
+
+    async def _subscribe(self, name: str) -> Subscription:
+        connection = self.connection
+
+        async def on_message(message: Any) -> None:
+            subscription.put(message.data)
+
+        subscription: QueueSubscription
+        nats_subscription = await connection.subscribe(subject(name), cb=on_message)
+
+        async def unsubscribe() -> None:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+            with contextlib.suppress(Exception):
+                await nats_subscription.unsubscribe()
+
+        subscription = QueueSubscription(on_close=unsubscribe)
+        self._subscriptions.append(subscription)
+        # PING/PONG: once the server answered, it has processed our SUB.
+        await connection.flush(timeout=int(_OP_TIMEOUT))
+        return subscription
+
+    async def publish_result(self, reply_to: str, data: bytes) -> None:
+        """Publish on the caller's reply subject (core NATS: ordered per connection)."""
+        broker = self._broker
+        assert broker is not None
+        await broker.publish(bytes(data), subject(self.name("replies", reply_to)))
+
+    async def subscribe_results(self, reply_to: str) -> Subscription:
+        """Subscribe to the caller's reply subject."""
+        return await self._subscribe(self.name("replies", reply_to))
+
+    async def publish_event(self, data: bytes) -> None:
+        """Publish on the fleet event subject."""
+        broker = self._broker
+        assert broker is not None
+        await broker.publish(bytes(data), subject(self.name("events")))
+
+    async def subscribe_events(self) -> Subscription:
+        """Subscribe to the fleet event subject."""
+        return await self._subscribe(self.name("events"))
+
+    # -- replay refusal ---------------------------------------------------------------
+
+    async def _nonce_bucket(self, ttl_s: float) -> KeyValue:
+        if self._kv is not None:
+            return self._kv
+        from nats.js.errors import BucketNotFoundError
+
+        js = self._jetstream()
+        bucket = stream_name(self.name("nonces"))
+        try:
+            kv = await js.key_value(bucket)
+        except BucketNotFoundError:
+            from nats.js import api
+
+            kv = await js.create_key_value(
+                bucket=bucket,
+                ttl=max(float(ttl_s), 1.0),
+                history=1,
+                storage=api.StorageType(self.storage),
+            )
+        self._kv = kv
+        return kv
+
+    async def claim_nonce(self, nonce: str, message_id: str, *, ttl_s: float) -> bool:
+        """Fleet-wide: `KV.create(nonce)` succeeds once per nonce within the bucket's TTL
+        (the first worker's `ttl_s`); a later claim is fresh only for the same message."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        kv = await self._nonce_bucket(ttl_s)
+        key = kv_key(nonce)
+        try:
+            await kv.create(key, message_id.encode())
+            return True
+        except KeyWrongLastSequenceError:
+            entry = await kv.get(key)
+            return entry.value is not None and entry.value.decode() == message_id
