@@ -620,3 +620,25 @@ def test_every_resolve_hook_can_answer_dynamically(resolve: Any, expected: objec
     host = PluginHost(index=kernel_only_index(), extra_plugins=[Everything()])
 
     assert expected == resolve(host)
+
+
+async def test_an_installed_plugin_sees_every_event_of_a_default_runtime(site: Any) -> None:
+    """A murmur.plugins entry point gets runtime_started and every RuntimeEvent, unasked."""
+    from murmur import Agent, AgentRuntime
+    from murmur.events import NullEventEmitter
+
+    site.add(
+        "fakeplug",
+        entry_points={"murmur.plugins": {"rec": "fakeplug"}},
+        modules={"fakeplug": RECORDER},
+    )
+    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    result = await runtime.run(Agent(name="observed", model="test"), "hi")
+    await runtime.aclose()
+    calls = sys.modules["fakeplug"].calls
+    kinds = [kind for kind, _ in calls]
+    assert kinds[0] == "runtime_started"
+    assert kinds[-1] == "runtime_stopped"
+    events = [value for kind, value in calls if kind == "event"]
+    assert [e.event_type.value for e in events] == ["agent_spawned", "agent_completed"]
+    assert {e.trace_id for e in events} == {result.trace_id}

@@ -206,7 +206,11 @@ class AgentRuntime:
                 self.plugins.runtime_started(self)
 
     def _wants_hooks(self) -> bool:
-        return False
+        # Build a plugin host only when some installed plugin implements hooks: the check
+        # reads package metadata and imports nothing.
+        from murmur.plugins import PluginIndex
+
+        return bool(PluginIndex.scan().external_plugins())
 
     async def aclose(self) -> None:
         """Release broker connections and stores. Safe to call twice."""
