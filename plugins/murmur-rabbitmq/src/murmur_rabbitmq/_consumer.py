@@ -58,6 +58,7 @@ class RabbitConsumer(TaskConsumer):
         connection: The transport's robust connection.
         queue_name: The durable queue.
         agent_name: The agent queue's name in murmur.
+        consumer_id: The worker's stable id (the prefix of its consumer tags).
         prefetch: `basic.qos` prefetch count (the worker's concurrency).
         reclaim_min_idle_ms: How long a handed-out delivery may go without ack or touch.
         ensure_queue: Declares the queue (awaited before every consume).
@@ -70,6 +71,7 @@ class RabbitConsumer(TaskConsumer):
         *,
         queue_name: str,
         agent_name: str,
+        consumer_id: str,
         prefetch: int,
         reclaim_min_idle_ms: int,
         ensure_queue: Callable[[], Awaitable[None]],
@@ -78,6 +80,7 @@ class RabbitConsumer(TaskConsumer):
         self._connection = connection
         self._queue_name = queue_name
         self._agent = agent_name
+        self._consumer_id = consumer_id
         self._prefetch = max(1, prefetch)
         self._window = max(reclaim_min_idle_ms, 1) / 1000
         self._ensure_queue = ensure_queue
@@ -99,7 +102,9 @@ class RabbitConsumer(TaskConsumer):
             channel = await self._connection.channel(publisher_confirms=False)
             await channel.set_qos(prefetch_count=self._prefetch)
             queue = await channel.get_queue(self._queue_name, ensure=True)
-            await queue.consume(self._on_message, no_ack=False)
+            # The worker's stable id as consumer tag (seen in `rabbitmqctl list_consumers`).
+            tag = f"{self._consumer_id}-{uuid.uuid4().hex[:8]}"
+            await queue.consume(self._on_message, no_ack=False, consumer_tag=tag)
             self._channel = channel
             if self._watchdog is None or self._watchdog.done():
                 self._watchdog = asyncio.create_task(

@@ -217,7 +217,8 @@ class RabbitTransport(Transport):
     async def consume_tasks(
         self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
     ) -> TaskConsumer:
-        """Open a channel with `basic.qos(prefetch)` consuming the agent's queue."""
+        """Open a channel with `basic.qos(prefetch)` consuming the agent's queue (consumer
+        tag: `consumer_id` plus a suffix)."""
         _, connection = self._require()
         queue_name = self._task_queue(agent_name)
 
@@ -228,6 +229,7 @@ class RabbitTransport(Transport):
             connection,
             queue_name=queue_name,
             agent_name=agent_name,
+            consumer_id=consumer_id,
             prefetch=prefetch,
             reclaim_min_idle_ms=reclaim_min_idle_ms,
             ensure_queue=ensure_queue,
