@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentRuntime", "RuntimeOptions"]
 
+_START_RETRY_S = 1.0
+"""After a failed backend start (broker down), runs within this window fail with the same
+error instead of each trying to connect again."""
+
 OutputT = TypeVar("OutputT")
 
 
@@ -131,6 +135,7 @@ class AgentRuntime:
         self.spawns = SpawnCounter(self.options.max_total_spawns)
         self._started = False
         self._start_lock = asyncio.Lock()
+        self._start_failed: tuple[float, MurmurError] | None = None
         self._closed = False
         self._passers: dict[str, ContextPasser] = {}
         self._pipeline = compose(self._stages(middleware), self._execute)
@@ -200,7 +205,15 @@ class AgentRuntime:
                 return
             if self._closed:
                 raise SpawnError("this AgentRuntime was closed; create a new one")
-            await self._backend.start(self)
+            failed = self._start_failed
+            if failed is not None and time.monotonic() - failed[0] < _START_RETRY_S:
+                raise failed[1]  # runs queued behind a failed connect fail at once with it
+            try:
+                await self._backend.start(self)
+            except MurmurError as exc:
+                self._start_failed = (time.monotonic(), exc)
+                raise
+            self._start_failed = None
             self._started = True
             if self._host is not None or self._wants_hooks():
                 self.plugins.runtime_started(self)
@@ -478,7 +491,7 @@ class AgentRuntime:
                 backend=self._backend.name,
                 runtime=self,
             )
-        from murmur._pipeline import parent_messages
+        from murmur._pipeline import parent_messages, parent_tool_call_id
 
         return ExecutionContext(
             agent=agent,
@@ -493,6 +506,7 @@ class AgentRuntime:
                 trace_id=parent.trace_id,
                 task_id=parent.task.id,
                 messages=tuple(parent_messages()),
+                tool_call_id=parent_tool_call_id(),
             ),
             backend=self._backend.name,
             runtime=self,
@@ -500,7 +514,10 @@ class AgentRuntime:
 
     async def _dispatch(self, agent: Agent[Any], task: TaskSpec) -> AgentResult[Any]:
         if not self._started:
-            await self.start()
+            try:
+                await self.start()
+            except MurmurError as exc:  # e.g. the broker is down: a result, tried again later
+                return AgentResult.failed(exc, self._metadata_for_unknown(agent.name, task))
         ctx = self.context_for(agent, task)
         return await self.execute_context(ctx)
 

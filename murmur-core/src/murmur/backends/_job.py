@@ -43,6 +43,8 @@ __all__ = ["JobBackend", "wire_input"]
 
 _SETTLED_MEMORY = 10_000
 _OP_TIMEOUT = 10.0
+_EPOCH_CHECK_S = 1.0
+_PUBLISH_BACKOFF_S = (0.05, 2.0)
 
 
 @dataclass(slots=True)
@@ -52,6 +54,11 @@ class _Waiting:
     agent_name: str
     waiters: int = 1
     events: list[RuntimeEvent] = field(default_factory=list)
+    data: bytes = b""
+    """The published frame, kept to publish again if the broker loses it."""
+    epoch: str | None = None
+    """The broker's epoch when the frame was published."""
+    deadline: float = 0.0
 
 
 def wire_input(value: Any) -> Any:
@@ -121,6 +128,7 @@ class JobBackend(Backend):
             "duplicates": 0,
             "rejected": 0,
             "events": 0,
+            "republished": 0,
         }
         self._runtime: Any = None
         self._waiting: dict[str, _Waiting] = {}
@@ -130,6 +138,8 @@ class JobBackend(Backend):
         self._bridge: Any = None
         self._adapters: dict[Any, TypeAdapter[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._epoch: str | None = None
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------
@@ -139,10 +149,19 @@ class JobBackend(Backend):
         if self._started:
             return
         self._runtime = runtime
-        async with asyncio.timeout(_OP_TIMEOUT):
-            await self.transport.connect()
-            self._subscription = await self.transport.subscribe_results(self.reply_to)
+        try:
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.connect()
+                self._subscription = await self.transport.subscribe_results(self.reply_to)
+                self._epoch = await self.transport.epoch()
+        except MurmurError:
+            await self._close_transport()
+            raise
+        except (TimeoutError, Exception) as exc:
+            await self._close_transport()
+            raise self.transport.unreachable(exc) from exc
         self._reader = asyncio.create_task(self._read(self._subscription), name="murmur-replies")
+        self._watchdog = asyncio.create_task(self._watch_epoch(), name="murmur-broker-epoch")
         if self.fleet_events and runtime is not None:
             from murmur.worker import BrokerEventBridge
 
@@ -151,14 +170,22 @@ class JobBackend(Backend):
             await self._bridge.forward_to(runtime)
         self._started = True
 
+    async def _close_transport(self) -> None:
+        self._subscription = None
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.close()
+
     async def aclose(self) -> None:
         """Stop listening, fail runs still waiting, close the transport."""
         if self._bridge is not None:
             await self._bridge.aclose()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._watchdog, self._reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._watchdog = self._reader = None
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.aclose()
@@ -170,9 +197,7 @@ class JobBackend(Backend):
         self._waiting.clear()
         if self._background:
             await asyncio.wait(self._background, timeout=_OP_TIMEOUT)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(_OP_TIMEOUT):
-                await self.transport.close()
+        await self._close_transport()
         self._started = False
 
     # -- execute ----------------------------------------------------------------------
@@ -191,13 +216,16 @@ class JobBackend(Backend):
             waiting.waiters += 1  # the same task id, concurrently: idempotent, join it
         else:
             loop = asyncio.get_running_loop()
-            waiting = _Waiting(loop.create_future(), ctx.attempt, ctx.agent.name)
+            waiting = _Waiting(loop.create_future(), ctx.attempt, ctx.agent.name, deadline=deadline)
             self._waiting[task_id] = waiting
             self._settled.pop(task_id, None)
             try:
-                await self._publish(ctx, deadline, remaining_tokens)
-            except BaseException:
+                await self._publish(ctx, waiting, remaining_tokens)
+            except BaseException as exc:
                 self._waiting.pop(task_id, None)
+                if waiting.waiters > 1:  # runs that joined this one fail with it
+                    error = exc if isinstance(exc, MurmurError) else SpawnError(repr(exc))
+                    waiting.future.set_exception(error)
                 raise
         try:
             async with asyncio.timeout(timeout):
@@ -207,7 +235,7 @@ class JobBackend(Backend):
             raise BudgetExceededError(
                 f"no result for task {task_id} of agent {ctx.agent.name!r} within "
                 f"{timeout:g}s: is a worker consuming {ctx.agent.name!r} on "
-                f"{self.transport.url}? (murmur worker start --agents {ctx.agent.name} "
+                f"{self.transport.safe_url}? (murmur worker start --agents {ctx.agent.name} "
                 f"--broker ...); set RuntimeOptions(timeout_seconds=...) to wait longer",
                 code="timeout",
                 details={"task_id": task_id, "transient": True},
@@ -215,12 +243,17 @@ class JobBackend(Backend):
         except asyncio.CancelledError:
             self._abandon(task_id, waiting)
             raise
+        except MurmurError:  # republishing failed, or the runtime was closed
+            waiting.waiters -= 1
+            if self._waiting.get(task_id) is waiting:
+                del self._waiting[task_id]
+            raise
         else:
             waiting.waiters -= 1
         return self._outcome(ctx, result)
 
     async def _publish(
-        self, ctx: ExecutionContext, deadline: float, remaining_tokens: int | None
+        self, ctx: ExecutionContext, waiting: _Waiting, remaining_tokens: int | None
     ) -> None:
         from murmur._pipeline import dump_value
 
@@ -233,31 +266,88 @@ class JobBackend(Backend):
             parent_trace_id=ctx.parent_trace_id,
             traceparent=traceparent_for(ctx.trace_id),
             attempt=ctx.attempt,
-            deadline=deadline,
+            deadline=waiting.deadline,
             reply_to=self.reply_to,
             remaining_tokens=remaining_tokens,
             metadata=dump_value(dict(ctx.task.metadata)),
         )
-        data = encode_frame(self.signer.sign(envelope.body()))
-        try:
-            async with asyncio.timeout(_OP_TIMEOUT):
-                await self.transport.publish_task(ctx.agent.name, data)
-        except TimeoutError:
-            raise SpawnError(
-                f"publishing task {ctx.task.id} to {self.transport.url} timed out after "
-                f"{_OP_TIMEOUT:g}s; is the broker reachable?",
-                code="broker_error",
-                details={"transient": True},
-            ) from None
-        except MurmurError:
-            raise
-        except Exception as exc:
-            raise SpawnError(
-                f"publishing task {ctx.task.id} to {self.transport.url} failed: {exc!r}",
-                code="broker_error",
-                details={"transient": True, "exception": type(exc).__name__},
-            ) from exc
+        waiting.data = encode_frame(self.signer.sign(envelope.body()))
+        waiting.epoch = self._epoch
+        await self._send(ctx.task.id, waiting)
         self.stats["published"] += 1
+
+    async def _send(self, task_id: str, waiting: _Waiting) -> None:
+        """Publish a task frame; a broker that refuses or cannot be reached is tried again
+        with backoff until the run's deadline (a broker restart is ridden out), then the
+        run fails with a typed, transient `SpawnError`."""
+        delay, longest = _PUBLISH_BACKOFF_S
+        while True:
+            left = waiting.deadline - time.time()
+            try:
+                async with asyncio.timeout(max(0.001, min(_OP_TIMEOUT, left))):
+                    await self.transport.publish_task(waiting.agent_name, waiting.data)
+                return
+            except MurmurError as exc:
+                if not exc.details.get("transient"):
+                    raise
+                error: BaseException = exc
+            except TimeoutError as exc:
+                error = exc
+            except Exception as exc:
+                error = exc
+            if time.time() + delay >= waiting.deadline:
+                what = "timed out" if isinstance(error, TimeoutError) else f"failed: {error!r}"
+                raise SpawnError(
+                    f"publishing task {task_id} of agent {waiting.agent_name!r} to "
+                    f"{self.transport.safe_url} {what}, and kept failing until the run's "
+                    "deadline; check that the broker is running and reachable",
+                    code="broker_error",
+                    details={
+                        "transient": True,
+                        "task_id": task_id,
+                        "broker": self.transport.safe_url,
+                        "exception": type(error).__name__,
+                    },
+                ) from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    async def _watch_epoch(self) -> None:
+        """Publish again the tasks a broker lost: when the broker's epoch changes (a Redis
+        without persistence restarted), every task still waiting for its result that was
+        published before the change is sent again. The task id keeps it effectively-once:
+        the first result wins, a second one is dropped."""
+        while True:
+            await asyncio.sleep(_EPOCH_CHECK_S)
+            if not self._waiting:
+                continue
+            try:
+                async with asyncio.timeout(_OP_TIMEOUT):
+                    epoch = await self.transport.epoch()
+            except Exception:  # the broker is down right now: look again next time
+                continue
+            if epoch is None or epoch == self._epoch:
+                continue
+            self._epoch = epoch
+            lost = [
+                (task_id, w)
+                for task_id, w in list(self._waiting.items())
+                if w.epoch != epoch and w.data and not w.future.done()
+            ]
+            for task_id, waiting in lost:
+                waiting.epoch = epoch
+                task = asyncio.create_task(self._resend(task_id, waiting))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _resend(self, task_id: str, waiting: _Waiting) -> None:
+        try:
+            await self._send(task_id, waiting)
+        except MurmurError as exc:
+            if not waiting.future.done():
+                waiting.future.set_exception(exc)
+            return
+        self.stats["republished"] += 1
 
     def _abandon(self, task_id: str, waiting: _Waiting) -> None:
         """The caller stopped waiting: forget the task and tell the fleet to cancel it."""

@@ -17,6 +17,7 @@ from murmur.transport._base import (
     Subscription,
     TaskConsumer,
     Transport,
+    redact_url,
     url_options,
 )
 from murmur.transport._envelope import (
@@ -57,6 +58,7 @@ __all__ = [
     "decode_frame",
     "encode_frame",
     "new_nonce",
+    "redact_url",
     "resolve_transport",
     "traceparent_for",
     "transport_backend_factory",

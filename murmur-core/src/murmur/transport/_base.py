@@ -24,7 +24,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from murmur.core.errors import SpawnError
 
 __all__ = [
     "Delivery",
@@ -32,6 +34,7 @@ __all__ = [
     "Subscription",
     "TaskConsumer",
     "Transport",
+    "redact_url",
     "url_options",
 ]
 
@@ -292,6 +295,33 @@ class Transport(ABC):
         self._nonces[nonce] = (message_id, now + ttl_s)
         return True
 
+    # -- broker state and errors --------------------------------------------------------
+
+    async def epoch(self) -> str | None:
+        """An identity of the broker's stored state, or None when the broker keeps what it
+        was given across restarts (the default).
+
+        A transport whose broker can forget queued tasks (Redis without persistence)
+        returns a value that changes when that happens (Redis: the server's `run_id`);
+        `JobBackend` then publishes again the tasks it is still waiting for.
+        """
+        return None
+
+    @property
+    def safe_url(self) -> str:
+        """The broker URL with any password replaced by `***` (for messages and logs)."""
+        return redact_url(self.url)
+
+    def unreachable(self, exc: BaseException | None = None) -> SpawnError:
+        """The typed error for a broker that cannot be reached (transient)."""
+        cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        return SpawnError(
+            f"cannot reach the broker at {self.safe_url}{cause}; check that it is running and "
+            "the URL is right (runs failed with this error can be retried)",
+            code="broker_unreachable",
+            details={"transient": True, "broker": self.safe_url},
+        )
+
     # -- naming helpers ---------------------------------------------------------------
 
     def name(self, *parts: str) -> str:
@@ -299,7 +329,20 @@ class Transport(ABC):
         return ":".join((self.namespace, *parts))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r}, namespace={self.namespace!r})"
+        return f"{type(self).__name__}({self.safe_url!r}, namespace={self.namespace!r})"
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password of its user info replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def url_options(url: str) -> dict[str, Any]:

@@ -14,7 +14,16 @@ stream; entries are deleted once acked, so streams stay small):
 Why redis.asyncio and not a FastStream stream subscriber here: the worker pulls exactly as
 many entries as it has free slots (FastStream's subscriber is push-based with a fixed batch
 size), and FastStream has no API to reset an entry's idle time (touch) or to hand an entry
-back (nack). The client is the FastStream broker's own connection pool.
+back (nack). Blocking reads (`XREADGROUP BLOCK`, the reply stream's `XREAD BLOCK`) run on a
+dedicated connection of their own; every other command borrows one from the transport's
+bounded command pool.
+
+A stream or consumer group that disappears (a restart of a Redis that keeps nothing on
+disk, a `FLUSHDB`, a namespace cleanup) is recreated on the next command that finds it
+missing (`NOGROUP`), so a worker goes on serving new tasks by itself.
+
+An entry without a payload field is handed to the worker as an empty delivery, which the
+worker rejects, counts and acks like any other undecodable entry.
 """
 
 from __future__ import annotations
@@ -23,12 +32,16 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from murmur.transport import Delivery, QueueSubscription, TaskConsumer
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisTaskConsumer", "StreamSubscription", "ensure_group"]
+
+log = structlog.get_logger("murmur.redis")
 
 _FIELD = b"d"
 _TRIM_EVERY = 256
@@ -47,10 +60,18 @@ async def ensure_group(client: Redis, stream: str, group: str) -> None:
 
 
 def _data(fields: Any) -> bytes | None:
-    if not fields:
+    """The payload of an entry; None for an entry deleted while pending, b"" for an entry
+    that exists but carries no payload field (garbage written by someone else)."""
+    if fields is None:
         return None
-    value = fields.get(_FIELD)
-    return bytes(value) if value is not None else None
+    value = fields.get(_FIELD) if isinstance(fields, dict) else None
+    if value is None:
+        return b""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _missing_group(exc: BaseException) -> bool:
+    return "NOGROUP" in str(exc)
 
 
 def _id(raw: Any) -> str:
@@ -63,6 +84,7 @@ class RedisTaskConsumer(TaskConsumer):
     def __init__(
         self,
         client: Redis,
+        reader: Redis,
         *,
         stream: str,
         group: str,
@@ -71,6 +93,7 @@ class RedisTaskConsumer(TaskConsumer):
         reclaim_min_idle_ms: int,
     ) -> None:
         self._client = client
+        self._reader = reader
         self._stream = stream
         self._group = group
         self._consumer = consumer_id
@@ -82,13 +105,19 @@ class RedisTaskConsumer(TaskConsumer):
     async def receive(self, max_messages: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
         if self._closed or max_messages < 1:
             return []
-        response: Any = await self._client.xreadgroup(
-            self._group,
-            self._consumer,
-            {self._stream: ">"},
-            count=max_messages,
-            block=max(1, int(timeout * 1000)),
-        )
+        try:
+            response: Any = await self._reader.xreadgroup(
+                self._group,
+                self._consumer,
+                {self._stream: ">"},
+                count=max_messages,
+                block=max(1, int(timeout * 1000)),
+            )
+        except Exception as exc:
+            if not _missing_group(exc):
+                raise
+            await self._recreate_group()
+            return []
         out: list[Delivery] = []
         for _stream, entries in response or ():
             for raw_id, fields in entries:
@@ -99,6 +128,12 @@ class RedisTaskConsumer(TaskConsumer):
                     continue
                 out.append(Delivery(data, message_id, self._agent, 1, handle=message_id))
         return out
+
+    async def _recreate_group(self) -> None:
+        """The stream or group vanished (a restart without persistence, a flush): make them
+        again; tasks published since are read from the stream's start."""
+        log.warning("consumer group missing; recreating it", stream=self._stream)
+        await ensure_group(self._client, self._stream, self._group)
 
     async def _settle(self, message_id: str) -> None:
         pipe = self._client.pipeline(transaction=False)
@@ -123,14 +158,21 @@ class RedisTaskConsumer(TaskConsumer):
     async def reclaim(self, max_messages: int) -> list[Delivery]:
         if self._closed or max_messages < 1:
             return []
-        response: Any = await self._client.xautoclaim(
-            self._stream,
-            self._group,
-            self._consumer,
-            self._min_idle,
-            start_id=self._cursor,
-            count=max_messages,
-        )
+        try:
+            response: Any = await self._client.xautoclaim(
+                self._stream,
+                self._group,
+                self._consumer,
+                self._min_idle,
+                start_id=self._cursor,
+                count=max_messages,
+            )
+        except Exception as exc:
+            if not _missing_group(exc):
+                raise
+            self._cursor = "0-0"
+            await self._recreate_group()
+            return []
         cursor, entries = response[0], response[1]
         self._cursor = _id(cursor)
         out: list[Delivery] = []
@@ -173,9 +215,10 @@ class StreamSubscription(QueueSubscription):
     """A reply channel: one stream read with `XREAD BLOCK` from its beginning (the channel
     is new and private to its caller), trimmed as it is read, deleted on close."""
 
-    def __init__(self, client: Redis, stream: str, *, block_ms: int = 250) -> None:
+    def __init__(self, client: Redis, reader: Redis, stream: str, *, block_ms: int = 250) -> None:
         super().__init__(on_close=self._stop)
         self._client = client
+        self._reader = reader
         self._stream = stream
         self._block_ms = block_ms
         self._stopping = False
@@ -187,7 +230,7 @@ class StreamSubscription(QueueSubscription):
         backoff = 0.05
         while not self._stopping:
             try:
-                response: Any = await self._client.xread(
+                response: Any = await self._reader.xread(
                     {self._stream: last}, count=512, block=self._block_ms
                 )
             except asyncio.CancelledError:

@@ -10,12 +10,22 @@ Layout under the namespace `ns` (URL query `?namespace=`, default `murmur`):
 | `ns:workers:<consumer>` | string with TTL | a worker's last heartbeat |
 | `ns:nonce:<nonce>` | string with TTL | replay refusal, fleet-wide |
 
-A FastStream `RedisBroker` owns the connection pool and the pub/sub fleet channel; stream
-commands go through its redis.asyncio client (see `murmur_redis._consumer` for why).
+Connections are bounded by design, whatever the callers' `max_concurrency` and however many
+runs a transport has served:
+
+- one *command pool* (redis.asyncio `BlockingConnectionPool`, `max_connections` from the URL,
+  default 16): XADD, XACK, XCLAIM, SET, ... borrow a connection for one round trip; when all
+  are busy a command waits for one (up to `pool_timeout_s`) instead of failing, so a gather
+  of 500 runs uses at most 16 connections;
+- one dedicated connection per *blocking reader* (the caller's reply stream, each task
+  queue a worker consumes), so a blocked `XREAD`/`XREADGROUP` never holds a pool slot;
+- a FastStream `RedisBroker`, created on first use, for the pub/sub fleet event channel
+  (publishes bounded by a semaphore).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -31,7 +41,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisTransport"]
 
-_OWN_OPTIONS = frozenset({"namespace", "group", "result_ttl_s", "reply_maxlen"})
+_OWN_OPTIONS = frozenset(
+    {"namespace", "group", "result_ttl_s", "reply_maxlen", "max_connections", "pool_timeout_s"}
+)
+_EVENT_PUBLISHES = 4
+_CONNECT_TIMEOUT_S = 5.0
 
 
 def server_url(url: str) -> str:
@@ -51,6 +65,8 @@ class RedisTransport(Transport):
         group: The consumer group workers join (default `workers`).
         result_ttl_s: How long an unread reply stream lives (default one hour).
         reply_maxlen: Approximate cap on a reply stream's length.
+        max_connections: Size of the command pool (blocking readers have their own).
+        pool_timeout_s: How long a command waits for a free pooled connection.
     """
 
     scheme = "redis"
@@ -63,15 +79,27 @@ class RedisTransport(Transport):
         group: str | None = None,
         result_ttl_s: float | None = None,
         reply_maxlen: int | None = None,
+        max_connections: int | None = None,
+        pool_timeout_s: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(url, namespace=namespace, **options)
         self.group = group or str(self.options.pop("group", "workers"))
         self.result_ttl_s = float(result_ttl_s or self.options.pop("result_ttl_s", 3600))
         self.reply_maxlen = int(reply_maxlen or self.options.pop("reply_maxlen", 100_000))
+        self.max_connections = int(max_connections or self.options.pop("max_connections", 16))
+        self.pool_timeout_s = float(pool_timeout_s or self.options.pop("pool_timeout_s", 10))
+        if self.max_connections < 1:
+            raise SpawnError(
+                f"{self.safe_url}: max_connections must be >= 1", code="invalid_options"
+            )
         self._server_url = server_url(url)
         self._broker: RedisBroker | None = None
+        self._broker_lock = asyncio.Lock()
+        self._event_slots = asyncio.Semaphore(_EVENT_PUBLISHES)
         self._client: Redis | None = None
+        self._readers: list[Redis] = []
+        self._epoch: str | None = None
         self._groups: set[str] = set()
         self._subscriptions: list[QueueSubscription] = []
 
@@ -85,31 +113,88 @@ class RedisTransport(Transport):
             )
         return self._client
 
+    def _connection_options(self) -> dict[str, Any]:
+        return {"socket_connect_timeout": _CONNECT_TIMEOUT_S, "socket_keepalive": True}
+
     async def connect(self) -> None:
         if self._client is not None:
             return
-        from faststream.redis import RedisBroker
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        quiet: Any = None  # FastStream's own logging off: murmur emits events instead
-        self._broker = RedisBroker(self._server_url, logger=quiet)
+        pool = BlockingConnectionPool.from_url(
+            self._server_url,
+            max_connections=self.max_connections,
+            timeout=self.pool_timeout_s,
+            **self._connection_options(),
+        )
+        client = Redis(connection_pool=pool)
         try:
-            self._client = await self._broker.connect()
-            await self._client.ping()
+            await client.ping()
+            self._epoch = await self._read_epoch(client)
         except Exception as exc:
-            self._client = None
-            raise SpawnError(
-                f"cannot reach Redis at {self._server_url}: {exc}; is it running?",
-                code="broker_error",
-                details={"transient": True},
-            ) from exc
+            await client.aclose()
+            raise self.unreachable(exc) from exc
+        self._client = client
+
+    def reader(self) -> Redis:
+        """A new client on one dedicated connection, for one blocking reader (closed with
+        the transport)."""
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(
+            self._server_url, single_connection_client=True, **self._connection_options()
+        )
+        self._readers.append(client)
+        return client
 
     async def close(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.aclose()
         self._subscriptions.clear()
+        readers, self._readers = self._readers, []
+        for reader in readers:
+            with contextlib.suppress(Exception):
+                await reader.aclose()
         if self._broker is not None:
-            broker, self._broker, self._client = self._broker, None, None
-            await broker.stop()
+            broker, self._broker = self._broker, None
+            with contextlib.suppress(Exception):
+                await broker.stop()
+        if self._client is not None:
+            client, self._client = self._client, None
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def _events_broker(self) -> RedisBroker:
+        async with self._broker_lock:
+            if self._broker is None:
+                from faststream.redis import RedisBroker
+
+                quiet: Any = None  # FastStream's own logging off: murmur emits events instead
+                broker = RedisBroker(
+                    self._server_url, logger=quiet, max_connections=_EVENT_PUBLISHES + 2
+                )
+                try:
+                    await broker.connect()
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        await broker.stop()
+                    raise self.unreachable(exc) from exc
+                self._broker = broker
+            return self._broker
+
+    # -- broker state -------------------------------------------------------------------
+
+    @staticmethod
+    async def _read_epoch(client: Redis) -> str | None:
+        info: Any = await client.info("server")
+        run_id = info.get("run_id") if isinstance(info, dict) else None
+        return str(run_id) if run_id else None
+
+    async def epoch(self) -> str | None:
+        """The Redis server's `run_id`: it changes when the server restarts, and a server
+        that keeps nothing on disk has then lost every queued task."""
+        self._epoch = await self._read_epoch(self.client)
+        return self._epoch
 
     # -- tasks ------------------------------------------------------------------------
 
@@ -125,6 +210,7 @@ class RedisTransport(Transport):
             self._groups.add(stream)
         return RedisTaskConsumer(
             self.client,
+            self.reader(),
             stream=stream,
             group=self.group,
             consumer_id=consumer_id,
@@ -142,23 +228,22 @@ class RedisTransport(Transport):
         await pipe.execute()
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
-        subscription = StreamSubscription(self.client, self.name("replies", reply_to))
+        subscription = StreamSubscription(
+            self.client, self.reader(), self.name("replies", reply_to)
+        )
         self._subscriptions.append(subscription)
         return subscription
 
     # -- fleet events (FastStream pub/sub) --------------------------------------------
 
     async def publish_event(self, data: bytes) -> None:
-        if self._broker is None:
-            await self.connect()
-        assert self._broker is not None
-        await self._broker.publish(data, channel=self.name("events"))
+        broker = await self._events_broker()
+        async with self._event_slots:
+            await broker.publish(data, channel=self.name("events"))
 
     async def subscribe_events(self) -> Subscription:
-        if self._broker is None:
-            await self.connect()
-        assert self._broker is not None
-        subscriber = self._broker.subscriber(channel=self.name("events"), persistent=False)
+        broker = await self._events_broker()
+        subscriber = broker.subscriber(channel=self.name("events"), persistent=False)
 
         async def stop() -> None:
             with contextlib.suppress(Exception):
