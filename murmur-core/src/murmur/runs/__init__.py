@@ -15,10 +15,14 @@ from murmur.runs._base import (
     RunTree,
     Stores,
     build_tree,
+    encode_event,
+    encode_record,
 )
+from murmur.runs._buffer import Batch, WriteBuffer
 from murmur.runs._memory import InMemoryEventStore, InMemoryRunStore
 
 __all__ = [
+    "Batch",
     "EventQuery",
     "EventStore",
     "InMemoryEventStore",
@@ -29,20 +33,41 @@ __all__ = [
     "RunTree",
     "StoreEventEmitter",
     "Stores",
+    "WriteBuffer",
     "build_tree",
+    "encode_event",
+    "encode_record",
     "memory_store_factory",
 ]
 
 
 class StoreEventEmitter:
-    """Records every event into an `EventStore` (wired automatically when a store is set)."""
+    """Records every event into an `EventStore` (wired automatically when a store is set).
+
+    An event the store cannot take (not JSON, store unreachable) is logged and counted in
+    `failed`, and never fails the run that emitted it.
+    """
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self.failed = 0
 
     async def emit(self, event: RuntimeEvent) -> None:
-        """Append the event."""
-        await self.store.append(event)
+        """Append the event; a failure is logged and counted, never raised."""
+        try:
+            await self.store.append(event)
+        except Exception as exc:
+            self.failed += 1
+            import structlog
+
+            structlog.get_logger("murmur.runs").error(
+                "store_event_append_failed",
+                event_id=event.id,
+                event_type=event.event_type.value,
+                trace_id=event.trace_id,
+                error=str(exc),
+                failed_total=self.failed,
+            )
 
 
 def memory_store_factory(url: str = "memory://") -> Stores:

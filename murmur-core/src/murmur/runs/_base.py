@@ -25,7 +25,45 @@ __all__ = [
     "RunTree",
     "Stores",
     "build_tree",
+    "encode_event",
+    "encode_record",
 ]
+
+
+def _not_json(what: str, exc: Exception) -> RegistryError:
+    reason = str(exc).removeprefix("Error serializing to JSON: ")
+    return RegistryError(
+        f"{what} cannot be stored: it is not JSON-serialisable as UTF-8 ({reason}); "
+        "keep inputs, outputs, metadata and event payloads to JSON types (str without lone "
+        "surrogates, numbers, bool, None, lists, dicts, pydantic models)",
+        code="not_json",
+        details={"reason": reason},
+    )
+
+
+def encode_event(event: RuntimeEvent) -> str:
+    """The JSON a store keeps for `event`, checked before it enters any write batch.
+
+    Raises:
+        RegistryError: code `"not_json"` when the event cannot be stored (an unknown
+            object or a lone surrogate in its payload); nothing is buffered.
+    """
+    try:
+        return event.to_json()
+    except Exception as exc:  # pydantic's serialisation error; a bad value, never a bug here
+        raise _not_json(f"event {event.id} ({event.event_type.value})", exc) from None
+
+
+def encode_record(record: RunRecord) -> str:
+    """The JSON a store keeps for `record`, checked before it enters any write batch.
+
+    Raises:
+        RegistryError: code `"not_json"` when the record cannot be stored.
+    """
+    try:
+        return record.model_dump_json()
+    except Exception as exc:  # pydantic's serialisation error: a bad value in the record
+        raise _not_json(f"run record {record.run_id!r}", exc) from None
 
 
 class RunStatus(StrEnum):

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from murmur.events import RuntimeEvent
-from murmur.runs._base import EventQuery, EventStore, RunRecord, RunStatus, RunStore
+from murmur.runs._base import (
+    EventQuery,
+    EventStore,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    encode_event,
+    encode_record,
+)
 
 __all__ = ["InMemoryEventStore", "InMemoryRunStore"]
 
@@ -21,7 +29,12 @@ class InMemoryRunStore(RunStore):
         self._checkpoints: dict[str, dict[str, Any]] = {}
 
     async def put(self, record: RunRecord) -> None:
-        """Insert or replace."""
+        """Insert or replace (a record a persistent store could not keep is refused here too).
+
+        Raises:
+            RegistryError: code `"not_json"`.
+        """
+        encode_record(record)
         self._runs[record.run_id] = record.model_copy(deep=True)
 
     async def get(self, run_id: str) -> RunRecord | None:
@@ -69,7 +82,12 @@ class InMemoryEventStore(EventStore):
         self._by_parent: dict[str, list[RuntimeEvent]] = {}
 
     async def append(self, event: RuntimeEvent) -> None:
-        """Append one event."""
+        """Append one event (an event a persistent store could not keep is refused here too).
+
+        Raises:
+            RegistryError: code `"not_json"`.
+        """
+        encode_event(event)
         self._index[event.id] = len(self._events)
         self._events.append(event)
         if event.parent_trace_id is not None:

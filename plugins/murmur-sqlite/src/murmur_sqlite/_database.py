@@ -1,10 +1,12 @@
 """`SQLiteDatabase`: one aiosqlite connection shared by a run store and an event store.
 
-Writes are batched: `put` and `append` land in an in-process buffer that one transaction
-writes out when it holds `batch_size` items, `flush_interval` seconds after the first
-buffered item, before any read, on `put_checkpoint`, and on close. A read therefore always
-sees every earlier write of this process; another process sees them once they are flushed
-(within `flush_interval`). Checkpoints are written through at once.
+Writes go through murmur's `WriteBuffer`: run records and checkpoints are committed before
+`put` / `put_checkpoint` return (concurrent writers share one transaction), events are
+written in the next transaction (by size, `flush_interval` seconds after the first one,
+with the next run record, before any read, on close). Every row is serialised when it is
+handed in, so a bad value is refused alone with `not_json`. Whatever a never-closed
+database still buffers when the interpreter exits is written by an exit hook on the same
+connection.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import sqlite3
 import sys
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from murmur.core.errors import MurmurError, RegistryError
 from murmur.events import RuntimeEvent
-from murmur.runs import RunRecord
+from murmur.runs import Batch, RunRecord, WriteBuffer, encode_event, encode_record
 from murmur_sqlite._schema import check_file, corrupt_error, migrate, read_schema_version
 
 if TYPE_CHECKING:
@@ -62,23 +64,31 @@ def run_row(record: RunRecord) -> RunRow:
         record.status.value,
         record.created_at,
         record.updated_at,
-        record.model_dump_json(),
+        encode_record(record),
     )
 
 
-def _event_rows(events: Iterable[RuntimeEvent]) -> Iterable[tuple[Any, ...]]:
-    # Consumed by executemany on the connection's thread: serialisation leaves the loop.
-    for e in events:
-        yield (
-            e.id,
-            e.event_type.value,
-            e.agent_name,
-            e.task_id,
-            e.trace_id,
-            e.parent_trace_id,
-            e.timestamp,
-            e.to_json(),
-        )
+EventRow = tuple[str, str, str | None, str | None, str | None, str | None, float, str]
+CheckpointRow = tuple[str, str, str, float]
+
+
+def event_row(e: RuntimeEvent) -> EventRow:
+    """The `events` row for an event (serialised and checked now).
+
+    Raises:
+        RegistryError: code `"not_json"`.
+    """
+    body = encode_event(e)
+    return (
+        e.id,
+        e.event_type.value,
+        e.agent_name,
+        e.task_id,
+        e.trace_id,
+        e.parent_trace_id,
+        e.timestamp,
+        body,
+    )
 
 
 class SQLiteDatabase:
@@ -115,11 +125,12 @@ class SQLiteDatabase:
         self.busy_timeout = busy_timeout
         self._conn: aiosqlite.Connection | None = None
         self._open_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
-        self._events: list[RuntimeEvent] = []
-        self._runs: dict[str, RunRow] = {}
-        self._checkpoints: dict[tuple[str, str], tuple[str, str, str, float]] = {}
-        self._timer: asyncio.Task[None] | None = None
+        self._buffer: WriteBuffer[RunRow, CheckpointRow, EventRow] = WriteBuffer(
+            self._write_batch,
+            name=f"sqlite:{self.path}",
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+        )
         self._users = 0
         self._closed = False
         self._exit_hook = functools.partial(_flush_at_exit, weakref.ref(self))
@@ -155,13 +166,12 @@ class SQLiteDatabase:
         if self._closed:
             return
         try:
-            if self._conn is not None:
-                await self.flush()
+            if self._conn is not None or self._buffer.has_pending():
+                await self._buffer.aclose()
         finally:
             self._closed = True
+            self._buffer.closed = True
             atexit.unregister(self._exit_hook)
-            if self._timer is not None and not self._timer.done():
-                self._timer.cancel()
             conn, self._conn = self._conn, None
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -177,8 +187,23 @@ class SQLiteDatabase:
             )
         async with self._open_lock:
             if self._conn is None:
-                self._conn = await self._connect()
+                self._conn = await self._connect_retrying()
         return self._conn
+
+    async def _connect_retrying(self) -> aiosqlite.Connection:
+        # Two processes creating one file at once can see SQLITE_BUSY where SQLite calls no
+        # busy handler (switching to WAL, reading a schema being written): retry the whole
+        # open within busy_timeout instead of failing the run.
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                return await self._connect()
+            except RegistryError as exc:
+                if exc.code != "store_busy" or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     async def _connect(self) -> aiosqlite.Connection:
         import aiosqlite
@@ -192,7 +217,12 @@ class SQLiteDatabase:
         conn: aiosqlite.Connection | None = None
         try:
             async with self.guard("open"):
-                conn = aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+                conn = aiosqlite.connect(
+                    self.path,
+                    isolation_level=None,
+                    timeout=self.busy_timeout,
+                    check_same_thread=False,  # the exit hook may reopen it on this thread
+                )
                 # A forgotten aclose() must not keep the interpreter alive at exit: the
                 # worker thread is a daemon, and an atexit hook writes what is buffered.
                 thread = getattr(conn, "_thread", None)
@@ -236,90 +266,98 @@ class SQLiteDatabase:
     # -- writes -------------------------------------------------------------------------
 
     async def add_events(self, events: Sequence[RuntimeEvent]) -> None:
-        """Buffer events for the next flush (flushing now when the buffer is full)."""
+        """Buffer events for the next transaction.
+
+        Raises:
+            RegistryError: code `"not_json"` for an event that cannot be stored; the other
+                events of the call are buffered, the store goes on.
+        """
+        rows: list[EventRow] = []
+        bad: RegistryError | None = None
+        for event in events:
+            try:
+                rows.append(event_row(event))
+            except RegistryError as exc:
+                bad = bad or exc
         await self._connection()
-        self._events.extend(events)
-        await self._after_write()
+        if rows:
+            await self._buffer.add_events(rows)
+        if bad is not None:
+            raise bad
 
     async def add_run(self, record: RunRecord) -> None:
-        """Buffer a run upsert for the next flush."""
+        """Write a run upsert; it is committed when this returns.
+
+        Raises:
+            RegistryError: `"not_json"` (nothing written), or the store's error for the
+                transaction that held it (`"store_busy"`, `"store_error"`, ...).
+        """
+        row = run_row(record)
         await self._connection()
-        self._runs[record.run_id] = run_row(record)
-        await self._after_write()
+        await self._buffer.write_run(record.run_id, row)
 
     async def add_checkpoint(self, run_id: str, key: str, value_json: str) -> None:
         """Write a checkpoint (with everything buffered before it) and wait for it."""
         await self._connection()
-        self._checkpoints[(run_id, key)] = (run_id, key, value_json, time.time())
-        await self.flush()
+        await self._buffer.write_checkpoint((run_id, key), (run_id, key, value_json, time.time()))
 
     def pending_run(self, run_id: str) -> RunRecord | None:
-        """A run upsert still in the buffer, or None."""
-        row = self._runs.get(run_id)
+        """A run upsert waiting for its transaction, or None."""
+        row = self._buffer.pending_run(run_id)
         return None if row is None else RunRecord.model_validate_json(row[7])
 
-    async def _after_write(self) -> None:
-        if len(self._events) + len(self._runs) >= self.batch_size:
-            await self.flush()
-        elif self._timer is None or self._timer.done():
-            self._timer = asyncio.get_running_loop().create_task(self._flush_later())
-
-    async def _flush_later(self) -> None:
-        while self._has_pending() and not self._closed:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # kept buffered; the next read or write raises it
-                import structlog
-
-                structlog.get_logger("murmur.sqlite").error(
-                    "sqlite_flush_failed", path=self.path, error=str(exc)
-                )
-                return
-
-    def _has_pending(self) -> bool:
-        return bool(self._events or self._runs or self._checkpoints)
+    @property
+    def dropped_events(self) -> int:
+        """Events dropped because the file could not be written for too long."""
+        return self._buffer.dropped_events
 
     async def flush(self) -> None:
-        """Write every buffered run, event and checkpoint in one transaction.
+        """Write everything buffered in one transaction.
 
-        On failure the writes stay buffered (nothing is dropped) and the error is raised.
+        Raises:
+            RegistryError: the transaction failed (its events stay buffered for a retry).
         """
-        async with self._write_lock:
-            if not self._has_pending():
-                return
-            conn = await self._connection()
-            runs, self._runs = self._runs, {}
-            events, self._events = self._events, []
-            checkpoints, self._checkpoints = self._checkpoints, {}
+        if self._conn is None and not self._buffer.has_pending():
+            return
+        await self._buffer.flush()
+
+    async def _write_batch(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> None:
+        conn = await self._connection()
+        async with self.guard("a batched write"):
+            await conn.execute("BEGIN IMMEDIATE")
             try:
-                async with self.guard("a batched write"):
-                    await conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        if runs:
-                            await conn.executemany(_UPSERT_RUN, list(runs.values()))
-                        if events:
-                            await conn.executemany(_INSERT_EVENT, _event_rows(events))
-                        if checkpoints:
-                            await conn.executemany(_UPSERT_CHECKPOINT, list(checkpoints.values()))
-                        await conn.execute("COMMIT")
-                    except BaseException:
-                        with contextlib.suppress(Exception):
-                            await conn.execute("ROLLBACK")
-                        raise
+                if batch.runs:
+                    await conn.executemany(_UPSERT_RUN, batch.runs)
+                if batch.events:
+                    await conn.executemany(_INSERT_EVENT, batch.events)
+                if batch.checkpoints:
+                    await conn.executemany(_UPSERT_CHECKPOINT, batch.checkpoints)
+                await conn.execute("COMMIT")
             except BaseException:
-                self._events[:0] = events
-                self._runs = {**runs, **self._runs}
-                self._checkpoints = {**checkpoints, **self._checkpoints}
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
                 raise
+
+    async def _flush_at_exit(self) -> None:
+        """Write what is still buffered on a new event loop (the program's loop is gone)."""
+        self._buffer.reset_for_exit()
+        self._open_lock = asyncio.Lock()
+        conn = self._conn
+        thread = getattr(conn, "_thread", None)
+        if conn is not None and thread is not None and not thread.is_alive():
+            self._conn = None  # its worker thread died with the old loop: open a new one
+        elif conn is not None:
+            with contextlib.suppress(Exception):  # a write cut off by the loop's end
+                await asyncio.wait_for(conn.execute("ROLLBACK"), self.timeout)
+        await self.aclose()
 
     # -- reads --------------------------------------------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read, after flushing this process's buffered writes."""
+        """Rows of a read, after writing this process's buffered writes."""
         conn = await self._connection()
-        # Always go through flush: it takes the write lock, so a read never runs while another
-        # task's flush has taken runs out of the buffer but not yet committed them.
+        # Always go through flush: it takes the buffer's lock, so a read never runs while
+        # another task's transaction has taken rows out of the buffer but not committed them.
         await self.flush()
         async with self.guard("a read"):
             rows = await conn.execute_fetchall(sql, params)
@@ -327,25 +365,15 @@ class SQLiteDatabase:
 
 
 def _flush_at_exit(ref: Callable[[], SQLiteDatabase | None]) -> None:
-    """At interpreter exit, write what a never-closed database still buffers (the event
-    loop is gone, so with the stdlib driver)."""
+    """At interpreter exit, write what a never-closed database still buffers."""
     db = ref()
-    if db is None or db._closed or not db._has_pending():
+    if db is None or db._closed or not db._buffer.has_pending():
         return
     try:
-        conn = sqlite3.connect(db.path, timeout=db.busy_timeout, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_UPSERT_RUN, list(db._runs.values()))
-            conn.executemany(_INSERT_EVENT, _event_rows(db._events))
-            conn.executemany(_UPSERT_CHECKPOINT, list(db._checkpoints.values()))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        asyncio.run(db._flush_at_exit())
     except Exception as exc:  # nothing left to raise to: say it loudly
         print(
-            f"murmur-sqlite: could not write {len(db._events)} events and {len(db._runs)} "
-            f"runs buffered for {db.path!r} at exit (close the runtime or store): {exc}",
+            f"murmur-sqlite: could not write the events buffered for {db.path!r} at exit: {exc}",
             file=sys.stderr,
         )
 
