@@ -157,10 +157,31 @@ def encode_frame(body: dict[str, Any]) -> bytes:
         ) from None
 
 
-def decode_frame(data: bytes | str) -> dict[str, Any] | None:
-    """Parse one frame; None when it is not a JSON object."""
-    try:
-        body = json.loads(data)
-    except (TypeError, ValueError, UnicodeDecodeError):
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def decode_frame(data: object) -> dict[str, Any] | None:
+    """Parse one frame; None when it is not a JSON object made of valid Unicode.
+
+    Total: whatever the bytes (invalid UTF-8, nesting deep enough to exhaust the parser's
+    recursion, a lone surrogate escape such as `"\\ud800"` that no encoder can write back,
+    not bytes at all), the answer is a dict or None, never an exception, so every reader of
+    a broker channel can treat garbage as one more rejected frame.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if not isinstance(data, bytes | bytearray | memoryview):
         return None
-    return body if isinstance(body, dict) else None
+    raw = bytes(data)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(body, dict):
+        return None
+    if _SURROGATE_ESCAPE.search(raw):  # a surrogate pair is fine, a lone half is not
+        try:
+            json.dumps(body, ensure_ascii=False).encode()
+        except (ValueError, RecursionError):
+            return None
+    return body

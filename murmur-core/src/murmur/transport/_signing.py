@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -72,29 +73,52 @@ class EnvelopeSigner:
         return bool(self._keys)
 
     def sign(self, body: dict[str, Any]) -> dict[str, Any]:
-        """`body` with its `signature` set (unchanged when signing is disabled)."""
+        """`body` with its `signature` set (unchanged when signing is disabled).
+
+        Raises:
+            SpawnError: `body` is not JSON-serializable (code `not_serializable`).
+        """
         if not self._keys:
             return body
+        try:
+            message = canonical(body)
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise SpawnError(
+                f"a {body.get('kind', 'broker')} frame cannot be signed: it is not "
+                f"JSON-serializable ({type(exc).__name__}: {exc}); task inputs and outputs "
+                "sent over a broker must be JSON (str, numbers, lists, dicts, or pydantic "
+                "models) and valid Unicode",
+                code="not_serializable",
+            ) from None
         signed = dict(body)
-        signed["signature"] = hmac.new(self._keys[0], canonical(body), hashlib.sha256).hexdigest()
+        signed["signature"] = hmac.new(self._keys[0], message, hashlib.sha256).hexdigest()
         return signed
 
-    def verify(self, body: dict[str, Any]) -> str | None:
+    def verify(self, body: object) -> str | None:
         """None when `body` is acceptable, else the rejection reason.
 
         Reasons: `"unsigned"` (a key is configured and the frame has no signature),
-        `"bad_signature"` (no configured key produced it). With no key configured, every
-        frame is acceptable.
+        `"bad_signature"` (no configured key produced it), `"malformed"` (not a dict, or
+        a frame no signer could have produced: it has no canonical form). With no key
+        configured, every dict is acceptable. Total: never raises, whatever `body` holds.
         """
+        if not isinstance(body, dict):
+            return "malformed"
         if not self._keys:
             return None
         signature = body.get("signature")
         if not isinstance(signature, str) or not signature:
             return "unsigned"
-        message = canonical(body)
+        if not signature.isascii():  # compare_digest refuses non-ASCII str; no hex digest has it
+            return "bad_signature"
+        try:
+            message = canonical(body)
+        except (ValueError, TypeError, RecursionError):  # a lone surrogate, a non-JSON value
+            return "malformed"
+        given = signature.encode("ascii")
         for key in self._keys:
-            expected = hmac.new(key, message, hashlib.sha256).hexdigest()
-            if hmac.compare_digest(expected, signature):
+            expected = hmac.new(key, message, hashlib.sha256).hexdigest().encode("ascii")
+            if hmac.compare_digest(expected, given):
                 return None
         return "bad_signature"
 
@@ -107,10 +131,12 @@ def check_freshness(
     now: float | None = None,
 ) -> str | None:
     """None when the frame's `timestamp` is inside the replay window, else the reason:
-    `"no_timestamp"`, `"stale"` (older than `max_age_s`) or `"from_future"` (more than
-    `max_skew_s` ahead of this clock)."""
+    `"no_timestamp"` (missing, not a number, or not finite), `"stale"` (older than
+    `max_age_s`) or `"from_future"` (more than `max_skew_s` ahead of this clock)."""
     timestamp = body.get("timestamp")
     if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return "no_timestamp"
+    if isinstance(timestamp, float) and not math.isfinite(timestamp):  # NaN would pass
         return "no_timestamp"
     current = time.time() if now is None else now
     if timestamp > current + max_skew_s:

@@ -1,8 +1,9 @@
-"""Worker support: stats, agent maps, and the admission check every delivery passes."""
+"""Worker support: stats, agent maps, and the admission checks every delivery passes."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 from collections.abc import Iterable, Mapping
@@ -10,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from murmur.agent import Agent
-from murmur.core.errors import RegistryError
-from murmur.transport._envelope import TaskEnvelope, decode_frame
+from murmur.core.errors import MurmurError, RegistryError, SpawnError
+from murmur.transport._envelope import ResultEnvelope, TaskEnvelope, decode_frame, encode_frame
 from murmur.transport._signing import EnvelopeSigner, check_freshness
 
 if TYPE_CHECKING:
@@ -19,14 +20,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InFlight",
+    "Verdict",
     "WorkerStats",
-    "admit",
     "agent_map",
+    "check",
+    "claim_nonce",
     "default_consumer_id",
+    "result_frame",
     "worker_copy",
 ]
 
 _OP_TIMEOUT = 10.0
+_MAX_ID = 256
 
 
 def default_consumer_id() -> str:
@@ -62,42 +67,140 @@ class InFlight:
     cancel_requested: bool = False
 
 
-async def admit(
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the admission checks made of one delivery: its envelope when it may run, else
+    the rejection reason (and the task id the frame claims, for the `TASK_REJECTED` event)."""
+
+    envelope: TaskEnvelope | None
+    reason: str | None = None
+    task_id: str | None = None
+
+
+def check(
     delivery: Delivery,
     *,
     signer: EnvelopeSigner,
     agents: Mapping[str, Agent[Any]],
-    transport: Transport,
     max_envelope_age_s: float,
-) -> tuple[TaskEnvelope | None, str | None]:
-    """The delivery's envelope when it may run, else None and the rejection reason:
-    `malformed`, `unsigned`, `bad_signature`, `stale`, `from_future`, `no_timestamp`,
-    `wrong_queue` or `replayed`."""
+) -> Verdict:
+    """Every admission check that needs no broker round trip, in order: decode, signature,
+    shape, freshness, queue. Total: whatever the delivery's bytes, a `Verdict`, never an
+    exception (a raising check would leave the delivery un-acked, redelivered forever).
+
+    Reasons: `malformed`, `unsigned`, `bad_signature`, `stale`, `from_future`,
+    `no_timestamp`, `wrong_queue`.
+    """
+    try:
+        return _check(delivery, signer, agents, max_envelope_age_s)
+    except Exception:  # a frame no check foresaw is still garbage, not a worker crash
+        return Verdict(None, "malformed")
+
+
+def _check(
+    delivery: Delivery,
+    signer: EnvelopeSigner,
+    agents: Mapping[str, Agent[Any]],
+    max_envelope_age_s: float,
+) -> Verdict:
     body = decode_frame(delivery.data)
     if body is None or body.get("kind", "task") != "task":
-        return None, "malformed"
+        return Verdict(None, "malformed")
+    claimed = body.get("task_id")
+    task_id = claimed if isinstance(claimed, str) and 0 < len(claimed) <= _MAX_ID else None
     reason = signer.verify(body)
     if reason is not None:
-        return None, reason
+        return Verdict(None, reason, task_id)
     try:
-        envelope = TaskEnvelope.model_validate(body)
+        envelope = TaskEnvelope.model_validate(body, strict=True)
     except ValueError:
-        return None, "malformed"
+        return Verdict(None, "malformed", task_id)
+    if not _sane(envelope):
+        return Verdict(None, "malformed", task_id)
     if signer.enabled:
         reason = check_freshness(body, max_age_s=max_envelope_age_s)
         if reason is not None:
-            return None, reason
+            return Verdict(None, reason, task_id)
     if envelope.agent_name != delivery.agent_name or envelope.agent_name not in agents:
-        return None, "wrong_queue"
-    if not signer.enabled:
-        return envelope, None  # unsigned envelopes can be forged at will: no replay check
-    fresh = await asyncio.wait_for(
-        transport.claim_nonce(envelope.nonce, delivery.message_id, ttl_s=max_envelope_age_s),
-        _OP_TIMEOUT,
+        return Verdict(None, "wrong_queue", task_id)
+    return Verdict(envelope, None, task_id)
+
+
+def _sane(envelope: TaskEnvelope) -> bool:
+    """The values no caller sends: well typed (strict validation saw to that) but unusable."""
+    return (
+        bool(envelope.task_id)
+        and bool(envelope.reply_to)
+        and 0 < len(envelope.nonce) <= _MAX_ID
+        and envelope.attempt >= 1
+        and (envelope.remaining_tokens is None or envelope.remaining_tokens >= 0)
+        and math.isfinite(envelope.timestamp)
+        and (envelope.deadline is None or math.isfinite(envelope.deadline))
     )
-    if not fresh:
-        return None, "replayed"
-    return envelope, None
+
+
+async def claim_nonce(
+    transport: Transport, envelope: TaskEnvelope, message_id: str, ttl_s: float
+) -> bool:
+    """Record the envelope's nonce fleet-wide: False when another message already used it
+    (a replay).
+
+    Raises:
+        SpawnError: the broker could not record it (code `broker_unavailable`, transient):
+            the task is valid and must be retried, not rejected.
+    """
+    try:
+        return await asyncio.wait_for(
+            transport.claim_nonce(envelope.nonce, message_id, ttl_s=ttl_s), _OP_TIMEOUT
+        )
+    except Exception as exc:
+        raise SpawnError(
+            f"recording the nonce of task {envelope.task_id} on the "
+            f"{type(transport).__name__} broker failed ({type(exc).__name__}: {exc}); the "
+            "worker retries while it holds the task and hands it back if it stops: check "
+            "that the broker is up",
+            code="broker_unavailable",
+            details={"transient": True},
+        ) from exc
+
+
+def result_frame(
+    envelope: TaskEnvelope,
+    output: Any,
+    error: MurmurError | None,
+    metadata: dict[str, Any],
+    *,
+    signer: EnvelopeSigner,
+    worker: str,
+) -> bytes:
+    """The signed result frame of a task; an output that cannot travel (not JSON, not valid
+    Unicode) becomes a typed `not_serializable` error for the caller instead of an exception
+    that would leave the task un-acked."""
+    try:
+        result = ResultEnvelope(
+            task_id=envelope.task_id,
+            agent_name=envelope.agent_name,
+            attempt=envelope.attempt,
+            output=output,
+            error=error.to_dict() if error is not None else None,
+            metadata=metadata,
+            worker=worker,
+        )
+        return encode_frame(signer.sign(result.body()))
+    except (MurmurError, ValueError, TypeError, RecursionError) as exc:
+        failure = SpawnError(
+            f"the result of task {envelope.task_id} of agent {envelope.agent_name!r} cannot "
+            f"be sent back: {exc}; make the agent's output JSON-serializable",
+            code="not_serializable",
+        )
+        result = ResultEnvelope(
+            task_id=envelope.task_id,
+            agent_name=envelope.agent_name,
+            attempt=envelope.attempt,
+            error=failure.to_dict(),
+            worker=worker,
+        )
+        return encode_frame(signer.sign(result.body()))
 
 
 def agent_map(agents: Mapping[str, Agent[Any]] | Iterable[Agent[Any]]) -> dict[str, Agent[Any]]:

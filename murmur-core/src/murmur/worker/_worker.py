@@ -22,7 +22,7 @@ from murmur._pipeline import dump_value
 from murmur.agent import Agent
 from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
 from murmur.events import EventEmitter, EventType, LogEventEmitter, MultiEventEmitter, RuntimeEvent
-from murmur.transport._envelope import ResultEnvelope, TaskEnvelope, decode_frame, encode_frame
+from murmur.transport._envelope import TaskEnvelope, decode_frame
 from murmur.transport._resolve import resolve_transport
 from murmur.transport._signing import EnvelopeSigner, SigningKeys
 from murmur.types import TaskSpec
@@ -31,9 +31,11 @@ from murmur.worker._slots import Slots
 from murmur.worker._support import (
     InFlight,
     WorkerStats,
-    admit,
     agent_map,
+    check,
+    claim_nonce,
     default_consumer_id,
+    result_frame,
     worker_copy,
 )
 
@@ -142,6 +144,7 @@ class Worker:
         self._runnable = {name: worker_copy(agent) for name, agent in self.agents.items()}
         self._slots = Slots(concurrency)
         self._inflight: dict[str, InFlight] = {}
+        self._held: dict[int, tuple[TaskConsumer, Delivery]] = {}
         self._consumers: dict[str, TaskConsumer] = {}
         self._loops: list[asyncio.Task[Any]] = []
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -237,20 +240,24 @@ class Worker:
         self._stopping.set()
         self._slots.wake_all()
         receivers, others = self._loops[: len(self._consumers)], self._loops[len(self._consumers) :]
-        for task in others:
-            task.cancel()
         if receivers:  # a receive in progress may hold messages: let it return
             _, late = await asyncio.wait(receivers, timeout=_POLL_S * 2 + 1)
             for task in late:
                 task.cancel()
-        if self._loops:
-            await asyncio.wait(self._loops, timeout=_OP_TIMEOUT)
+            await asyncio.wait(receivers, timeout=_OP_TIMEOUT)
+        # The touch, control and heartbeat loops run on while held tasks finish: a task
+        # untouched for the reclaim window would be handed to another worker mid-run, and a
+        # caller's cancel request must still reach it.
         if self._handlers:
             _, late = await asyncio.wait(self._handlers, timeout=self.stop_timeout)
             for task in late:
                 task.cancel()  # handed back to the broker by _handle
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others, timeout=_OP_TIMEOUT)
         for consumer in self._consumers.values():
             with contextlib.suppress(Exception):
                 await consumer.close()
@@ -315,11 +322,11 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for item in list(self._inflight.values()):
-                if now - item.delivery.received_at < interval:
+            for consumer, delivery in list(self._held.values()):
+                if now - delivery.received_at < interval:
                     continue
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(item.consumer.touch(item.delivery), _OP_TIMEOUT)
+                    await asyncio.wait_for(consumer.touch(delivery), _OP_TIMEOUT)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -357,6 +364,8 @@ class Worker:
         task.add_done_callback(self._handlers.discard)
 
     async def _guarded(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        key = id(delivery)
+        self._held[key] = (consumer, delivery)  # touched from now on, until settled
         try:
             await self._handle(consumer, delivery)
         except asyncio.CancelledError:
@@ -364,19 +373,29 @@ class Worker:
         except Exception:
             log.exception("task handling failed", message_id=delivery.message_id)
         finally:
+            self._held.pop(key, None)
             self._slots.give(1)
 
     async def _handle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        envelope, reason = await admit(
+        verdict = check(
             delivery,
             signer=self.signer,
             agents=self.agents,
-            transport=self.transport,
             max_envelope_age_s=self.max_envelope_age_s,
         )
+        envelope = verdict.envelope
         if envelope is None:
-            await self._reject(consumer, delivery, reason or "malformed")
+            await self._reject(consumer, delivery, verdict.reason or "malformed", verdict.task_id)
             return
+        if self.signer.enabled:  # unsigned envelopes can be forged at will: no replay check
+            fresh = await self._claim(envelope, delivery)
+            if fresh is None:  # the broker never recorded it and the worker is stopping
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
+                return
+            if not fresh:
+                await self._reject(consumer, delivery, "replayed", envelope.task_id)
+                return
         if envelope.expired():
             self.stats.expired += 1
             await self._settle(consumer, delivery)
@@ -408,40 +427,38 @@ class Worker:
             self._inflight.pop(envelope.task_id, None)
         await self._settle(consumer, delivery)
 
-    async def _execute(self, envelope: TaskEnvelope) -> None:
-        from murmur._budget import TokenBudget
+    async def _claim(self, envelope: TaskEnvelope, delivery: Delivery) -> bool | None:
+        """Claim the envelope's nonce; a broker error is transient, so retry (the delivery
+        is held and touched meanwhile) until it answers, the task expires (then True: the
+        expiry check drops it), or the worker stops (None: hand it back)."""
+        delay = 0.1
+        warned = False
+        while True:
+            try:
+                return await claim_nonce(
+                    self.transport, envelope, delivery.message_id, self.max_envelope_age_s
+                )
+            except SpawnError as exc:
+                if not warned:
+                    log.warning(
+                        "admission deferred", message_id=delivery.message_id, error=str(exc)
+                    )
+                    warned = True
+            if envelope.expired():
+                return True
+            if self._stopping.is_set():
+                return None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            delay = min(delay * 2, 5.0)
 
-        agent = self._runnable[envelope.agent_name]
-        budget = None
-        if envelope.remaining_tokens is not None:
-            budget = TokenBudget(limit=envelope.remaining_tokens, name="caller")
-        spec = TaskSpec(
-            input=envelope.input,
-            id=envelope.task_id,
-            trace_id=envelope.trace_id,
-            parent_trace_id=envelope.parent_trace_id,
-            token_budget=budget,
-            metadata={**envelope.metadata, "attempt": envelope.attempt},
-        )
+    async def _execute(self, envelope: TaskEnvelope) -> None:
         await self._call_hooks("start", envelope.task_id, envelope.agent_name)
         started = time.perf_counter()
         token = current_route.set(TaskRoute(envelope.reply_to, envelope.task_id))
         try:
-            timeout = None if envelope.deadline is None else envelope.deadline - time.time()
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await self.runtime.run(agent, spec)
-                error = result.error
-                output = dump_value(result.value) if error is None else None
-                metadata = result.metadata.to_dict()
-            except TimeoutError:
-                error = BudgetExceededError(
-                    f"task {envelope.task_id} of agent {envelope.agent_name!r} passed its "
-                    "deadline on the worker and was cancelled",
-                    code="timeout",
-                    details={"transient": True},
-                )
-                output, metadata = None, {}
+            output, error, metadata = await self._run(envelope)
             await self._reply(envelope, output, error, metadata)
         finally:
             current_route.reset(token)
@@ -453,6 +470,48 @@ class Worker:
             self.stats.failed += 1
             await self._call_hooks("error", envelope.task_id, envelope.agent_name, error)
 
+    async def _run(self, envelope: TaskEnvelope) -> tuple[Any, MurmurError | None, dict[str, Any]]:
+        """Run the task on the local runtime: its output, or the typed error the caller gets.
+        Never raises but to cancel: a task that crashed its worker is a failed result, not a
+        delivery left un-acked to crash the next worker."""
+        from murmur._budget import TokenBudget
+
+        try:
+            budget = None
+            if envelope.remaining_tokens is not None:
+                budget = TokenBudget(limit=envelope.remaining_tokens, name="caller")
+            spec = TaskSpec(
+                input=envelope.input,
+                id=envelope.task_id,
+                trace_id=envelope.trace_id,
+                parent_trace_id=envelope.parent_trace_id,
+                token_budget=budget,
+                metadata={**envelope.metadata, "attempt": envelope.attempt},
+            )
+            timeout = None if envelope.deadline is None else envelope.deadline - time.time()
+            async with asyncio.timeout(timeout):
+                result = await self.runtime.run(self._runnable[envelope.agent_name], spec)
+            metadata = result.metadata.to_dict()
+            if result.error is not None:
+                return None, result.error, metadata
+            return dump_value(result.value), None, metadata
+        except TimeoutError:
+            error: MurmurError = BudgetExceededError(
+                f"task {envelope.task_id} of agent {envelope.agent_name!r} passed its "
+                "deadline on the worker and was cancelled",
+                code="timeout",
+                details={"transient": True},
+            )
+        except MurmurError as exc:
+            error = exc
+        except Exception as exc:
+            error = SpawnError(
+                f"worker {self.consumer_id} could not run task {envelope.task_id} of agent "
+                f"{envelope.agent_name!r}: {type(exc).__name__}: {exc}",
+                code="worker_error",
+            )
+        return None, error, {}
+
     async def _reply(
         self,
         envelope: TaskEnvelope,
@@ -460,16 +519,9 @@ class Worker:
         error: MurmurError | None,
         metadata: dict[str, Any],
     ) -> None:
-        result = ResultEnvelope(
-            task_id=envelope.task_id,
-            agent_name=envelope.agent_name,
-            attempt=envelope.attempt,
-            output=output,
-            error=error.to_dict() if error is not None else None,
-            metadata=metadata,
-            worker=self.consumer_id,
+        data = result_frame(
+            envelope, output, error, metadata, signer=self.signer, worker=self.consumer_id
         )
-        data = encode_frame(self.signer.sign(result.body()))
         async with asyncio.timeout(_OP_TIMEOUT):
             await self.transport.publish_result(envelope.reply_to, data)
 
@@ -477,12 +529,14 @@ class Worker:
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.ack(delivery)
 
-    async def _reject(self, consumer: TaskConsumer, delivery: Delivery, reason: str) -> None:
+    async def _reject(
+        self, consumer: TaskConsumer, delivery: Delivery, reason: str, task_id: str | None
+    ) -> None:
+        """Count, settle and report a delivery that must never run (it is not retried:
+        garbage stays garbage however often it is delivered)."""
         self.stats.rejected += 1
         self.stats.rejected_reasons[reason] = self.stats.rejected_reasons.get(reason, 0) + 1
         await self._settle(consumer, delivery)
-        body = decode_frame(delivery.data) or {}
-        task_id = body.get("task_id")
         await self._emit(
             EventType.TASK_REJECTED,
             {
@@ -492,7 +546,7 @@ class Worker:
                 "queue": delivery.agent_name,
             },
             agent_name=delivery.agent_name,
-            task_id=task_id if isinstance(task_id, str) else None,
+            task_id=task_id,
         )
 
     # -- helpers ----------------------------------------------------------------------
