@@ -274,9 +274,19 @@ class EventStore(ABC):
         """Store one event."""
 
     async def append_many(self, events: Sequence[RuntimeEvent]) -> None:
-        """Store several events (stores override this to batch)."""
+        """Store several events (stores override this to batch).
+
+        An event the store refuses does not stop the others: they are stored, then the
+        first refusal is raised.
+        """
+        refused: Exception | None = None
         for event in events:
-            await self.append(event)
+            try:
+                await self.append(event)
+            except RegistryError as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
 
     @abstractmethod
     async def query(self, query: EventQuery | None = None) -> list[RuntimeEvent]:

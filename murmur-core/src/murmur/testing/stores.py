@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from murmur.core.errors import RegistryError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import EventQuery, EventStore, RunRecord, RunStatus, RunStore, RunTree
 
@@ -257,6 +258,26 @@ class RunStoreContract:
         )
         saved = await run_store.checkpoints("batch")
         assert saved == {f"task:{i}": {"i": i} for i in range(50)}
+
+    async def test_a_record_that_is_not_json_is_refused_alone(
+        self, run_store: RunStore, reopen: Reopen[RunStore] | None
+    ) -> None:
+        """A run record with an unserialisable value is refused with `not_json`; the runs
+        before and after it are stored and the store goes on (also after reopening)."""
+        await run_store.put(_run("before", created_at=T0))
+        for bad in (_run("bad", input=object()), _run("bad", output="lone \ud800 surrogate")):
+            with pytest.raises(RegistryError) as info:
+                await run_store.put(bad)
+            assert info.value.code == "not_json"
+        await run_store.put(_run("after", created_at=T0 + 1))
+        assert await run_store.get("bad") is None
+        assert _ids(await run_store.list()) == ["after", "before"]
+        if reopen is not None:
+            store = await reopen(run_store)
+            try:
+                assert _ids(await store.list()) == ["after", "before"]
+            finally:
+                await store.aclose()
 
     async def test_runs_and_checkpoints_survive_reopening(
         self, run_store: RunStore, reopen: Reopen[RunStore] | None
@@ -506,6 +527,27 @@ class EventStoreContract:
         for w in range(20):
             mine = [e.payload["i"] for e in stored if e.trace_id == f"w{w}"]
             assert mine == list(range(50))
+
+    async def test_an_event_that_is_not_json_is_refused_alone(
+        self, event_store: EventStore, reopen: Reopen[EventStore] | None
+    ) -> None:
+        """An unserialisable event is refused with `not_json` (alone: the others of an
+        `append_many` are stored); later appends, queries and close keep working."""
+        first, second, third = (_event(trace=f"t{i}", ts=T0 + i) for i in range(3))
+        await event_store.append(first)
+        for payload in ({"x": object()}, {"x": "lone \ud800 surrogate"}):
+            with pytest.raises(RegistryError) as info:
+                await event_store.append(_event(trace="bad", payload=payload))
+            assert info.value.code == "not_json"
+        with pytest.raises(RegistryError):
+            await event_store.append_many([second, _event(payload={"x": object()}), third])
+        assert await event_store.query() == [first, second, third]
+        if reopen is not None:
+            store = await reopen(event_store)
+            try:
+                assert await store.query() == [first, second, third]
+            finally:
+                await store.aclose()
 
     async def test_events_survive_reopening(
         self, event_store: EventStore, reopen: Reopen[EventStore] | None

@@ -16,9 +16,13 @@ Every key starts with a prefix (`?prefix=`, default `murmur:store:`):
 {p}ev:trace:{trace_id}     ZSET    seqs scored by seq (also :parent:, :agent:, :type:)
 ```
 
-Writes are buffered in-process and written by one Lua script per batch (atomic, one round
-trip): by size, `flush_interval` seconds after the first buffered write, before every
-read, on `put_checkpoint` and on close. Other processes see a write once it is flushed.
+Writes go through murmur's `WriteBuffer` and are written by one Lua script per batch (one
+round trip). The script checks the type of every key it will touch before it writes
+anything, so a batch is written whole or not at all (a key of the wrong type under the
+prefix fails the batch with `store_corrupt` and writes nothing). Run records and
+checkpoints are in Redis when `put` / `put_checkpoint` return; events follow in the next
+batch (by size, `flush_interval`, with the next run record, before every read, on close,
+and at interpreter exit for a store that was never closed).
 """
 
 from __future__ import annotations
@@ -39,7 +43,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from murmur.core.errors import MurmurError, RegistryError
 from murmur.events import RuntimeEvent
-from murmur.runs import EventQuery, EventStore, RunRecord, RunStatus, RunStore, Stores
+from murmur.runs import (
+    Batch,
+    EventQuery,
+    EventStore,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    Stores,
+    WriteBuffer,
+    encode_event,
+    encode_record,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -58,14 +73,61 @@ REDIS_STORE_SCHEMA_VERSION = 1
 _FLUSH = """
 local p = ARGV[1]
 local nruns, nck, nev = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local fields = {'status', 'agent', 'parent', 'kind'}
+local bad = nil
+local function expect(key, kind)
+  if bad then return end
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    bad = 'WRONGTYPE ' .. key .. ' is a ' .. t .. ' where murmur keeps a ' .. kind
+  end
+end
+-- Pass 1: check every key this batch touches, so a bad one fails it before any write.
+expect(p .. 'schema_version', 'string')
 local i = 5
+for _ = 1, nruns do
+  local key = p .. 'run:' .. ARGV[i]
+  expect(key, 'hash')
+  expect(p .. 'runs:all', 'zset')
+  if not bad then
+    local old = redis.call('HMGET', key, 'status', 'agent', 'parent', 'kind')
+    for f = 1, 4 do
+      if old[f] and old[f] ~= '' then expect(p .. 'runs:' .. fields[f] .. ':' .. old[f], 'zset') end
+      local new = ARGV[i + 2 + f]
+      if new ~= '' then expect(p .. 'runs:' .. fields[f] .. ':' .. new, 'zset') end
+    end
+  end
+  i = i + 7
+end
+for _ = 1, nck do
+  expect(p .. 'ckpt:' .. ARGV[i], 'hash')
+  i = i + 3
+end
+if nev > 0 then
+  expect(p .. 'ev:ids', 'hash')
+  expect(p .. 'ev:seq', 'string')
+  expect(p .. 'ev:data', 'hash')
+  expect(p .. 'ev:all', 'zset')
+  expect(p .. 'ev:time', 'zset')
+end
+for _ = 1, nev do
+  local trace, parent, agent, etype = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  if trace ~= '' then expect(p .. 'ev:trace:' .. trace, 'zset') end
+  if parent ~= '' then expect(p .. 'ev:parent:' .. parent, 'zset') end
+  if agent ~= '' then expect(p .. 'ev:agent:' .. agent, 'zset') end
+  expect(p .. 'ev:type:' .. etype, 'zset')
+  i = i + 7
+end
+if bad then return redis.error_reply(bad) end
+-- Pass 2: write.
+redis.call('SET', p .. 'schema_version', ARGV[5 + nruns * 7 + nck * 3 + nev * 7], 'NX')
+i = 5
 for _ = 1, nruns do
   local id, body, created = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local status, agent, parent, kind = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   i = i + 7
   local key = p .. 'run:' .. id
   local old = redis.call('HMGET', key, 'status', 'agent', 'parent', 'kind')
-  local fields = {'status', 'agent', 'parent', 'kind'}
   for f = 1, 4 do
     if old[f] and old[f] ~= '' then
       redis.call('ZREM', p .. 'runs:' .. fields[f] .. ':' .. old[f], id)
@@ -138,6 +200,35 @@ def _opt(value: str | None) -> str:
     return "" if value is None else value
 
 
+RunRow = tuple[str, str, str, str, str, str, str]
+CheckpointRow = tuple[str, str, str]
+EventRow = tuple[str, str, str, str, str, str, str]
+
+
+def _run_row(record: RunRecord) -> RunRow:
+    return (
+        record.run_id,
+        encode_record(record),
+        repr(record.created_at),
+        record.status.value,
+        _opt(record.agent_name),
+        _opt(record.parent_trace_id),
+        record.kind,
+    )
+
+
+def _event_row(e: RuntimeEvent) -> EventRow:
+    return (
+        e.id,
+        encode_event(e),
+        repr(e.timestamp),
+        _opt(e.trace_id),
+        _opt(e.parent_trace_id),
+        _opt(e.agent_name),
+        e.event_type.value,
+    )
+
+
 class RedisStoreClient:
     """One Redis connection pool and write buffer shared by a run store and an event store.
 
@@ -168,11 +259,12 @@ class RedisStoreClient:
         self._client: Redis | None = None
         self._scripts: dict[str, Any] = {}
         self._open_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
-        self._runs: dict[str, tuple[str, ...]] = {}
-        self._checkpoints: dict[tuple[str, str], str] = {}
-        self._events: list[RuntimeEvent] = []
-        self._timer: asyncio.Task[None] | None = None
+        self._buffer: WriteBuffer[RunRow, CheckpointRow, EventRow] = WriteBuffer(
+            self._write_batch,
+            name=f"redis:{prefix}",
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+        )
         self._users = 0
         self._closed = False
         self._exit_hook = functools.partial(_flush_at_exit, weakref.ref(self))
@@ -199,13 +291,12 @@ class RedisStoreClient:
         if self._closed:
             return
         try:
-            if self._client is not None:
-                await self.flush()
+            if self._client is not None or self._buffer.has_pending():
+                await self._buffer.aclose()
         finally:
             self._closed = True
+            self._buffer.closed = True
             atexit.unregister(self._exit_hook)
-            if self._timer is not None and not self._timer.done():
-                self._timer.cancel()
             client, self._client = self._client, None
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -238,11 +329,11 @@ class RedisStoreClient:
         )
         try:
             async with self.guard("connect"):
+                # Read only: the version is written by the first batch, inside its script.
                 key = self.prefix + "schema_version"
-                await client.set(key, REDIS_STORE_SCHEMA_VERSION, nx=True)
                 raw = await client.get(key)
             try:
-                found = int(cast("str", raw))
+                found = REDIS_STORE_SCHEMA_VERSION if raw is None else int(cast("str", raw))
             except (TypeError, ValueError):
                 raise _corrupt(self.prefix, f"{key} holds {raw!r}, not a version") from None
             if found > REDIS_STORE_SCHEMA_VERSION:
@@ -308,127 +399,98 @@ class RedisStoreClient:
     # -- buffered writes ----------------------------------------------------------------
 
     async def add_run(self, record: RunRecord) -> None:
-        """Buffer a run upsert."""
+        """Write a run upsert; it is in Redis when this returns.
+
+        Raises:
+            RegistryError: `"not_json"` (nothing written), or the store's error for the
+                batch that held it (`"store_unavailable"`, `"store_corrupt"`, ...).
+        """
+        row = _run_row(record)
         await self.client()
-        self._runs[record.run_id] = (
-            record.run_id,
-            record.model_dump_json(),
-            repr(record.created_at),
-            record.status.value,
-            _opt(record.agent_name),
-            _opt(record.parent_trace_id),
-            record.kind,
-        )
-        await self._after_write()
+        await self._buffer.write_run(record.run_id, row)
 
     async def add_events(self, events: Sequence[RuntimeEvent]) -> None:
-        """Buffer events in order."""
+        """Buffer events in order for the next batch.
+
+        Raises:
+            RegistryError: code `"not_json"` for an event that cannot be stored; the other
+                events of the call are buffered, the store goes on.
+        """
+        rows: list[EventRow] = []
+        bad: RegistryError | None = None
+        for event in events:
+            try:
+                rows.append(_event_row(event))
+            except RegistryError as exc:
+                bad = bad or exc
         await self.client()
-        self._events.extend(events)
-        await self._after_write()
+        if rows:
+            await self._buffer.add_events(rows)
+        if bad is not None:
+            raise bad
 
     async def add_checkpoint(self, run_id: str, key: str, value_json: str) -> None:
         """Write a checkpoint (with everything buffered before it) and wait for it."""
         await self.client()
-        self._checkpoints[(run_id, key)] = value_json
-        await self.flush()
+        await self._buffer.write_checkpoint((run_id, key), (run_id, key, value_json))
 
     def pending_run(self, run_id: str) -> RunRecord | None:
-        """A run upsert still in the buffer, or None."""
-        row = self._runs.get(run_id)
+        """A run upsert waiting for its batch, or None."""
+        row = self._buffer.pending_run(run_id)
         return None if row is None else RunRecord.model_validate_json(row[1])
 
-    def _has_pending(self) -> bool:
-        return bool(self._runs or self._events or self._checkpoints)
-
-    async def _after_write(self) -> None:
-        if len(self._events) + len(self._runs) >= self.batch_size:
-            await self.flush()
-        elif self._timer is None or self._timer.done():
-            self._timer = asyncio.get_running_loop().create_task(self._flush_later())
-
-    async def _flush_later(self) -> None:
-        while self._has_pending() and not self._closed:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # kept buffered; the next read or write raises it
-                import structlog
-
-                structlog.get_logger("murmur.redis").error(
-                    "redis_store_flush_failed", prefix=self.prefix, error=str(exc)
-                )
-                return
+    @property
+    def dropped_events(self) -> int:
+        """Events dropped because Redis could not be written for too long."""
+        return self._buffer.dropped_events
 
     async def flush(self) -> None:
-        """Write every buffered run, checkpoint and event in one atomic script call.
+        """Write everything buffered in one atomic script call.
 
-        On failure the writes stay buffered (a retried batch is idempotent: events are
-        deduplicated by id) and the error is raised.
+        Raises:
+            RegistryError: the batch failed and wrote nothing (its events stay buffered;
+                a retried batch is idempotent: events are deduplicated by id).
         """
-        async with self._write_lock:
-            if not self._has_pending():
-                return
-            await self.client()
-            runs, self._runs = self._runs, {}
-            checkpoints, self._checkpoints = self._checkpoints, {}
-            events, self._events = self._events, []
-            args = self._script_args(runs, checkpoints, events)
-            try:
-                async with self.guard("a batched write"):
-                    await self._scripts["flush"](keys=[], args=args)
-            except BaseException:
-                self._events[:0] = events
-                self._runs = {**runs, **self._runs}
-                self._checkpoints = {**checkpoints, **self._checkpoints}
-                raise
+        await self._buffer.flush()
 
-    def _script_args(
-        self,
-        runs: dict[str, tuple[str, ...]],
-        checkpoints: dict[tuple[str, str], str],
-        events: list[RuntimeEvent],
-    ) -> list[str]:
-        args = [self.prefix, str(len(runs)), str(len(checkpoints)), str(len(events))]
-        for row in runs.values():
-            args.extend(row)
-        for (run_id, key), value in checkpoints.items():
-            args.extend((run_id, key, value))
-        for e in events:
-            args.extend(
-                (
-                    e.id,
-                    e.to_json(),
-                    repr(e.timestamp),
-                    _opt(e.trace_id),
-                    _opt(e.parent_trace_id),
-                    _opt(e.agent_name),
-                    e.event_type.value,
-                )
-            )
+    async def _write_batch(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> None:
+        await self.client()
+        async with self.guard("a batched write"):
+            await self._scripts["flush"](keys=[], args=self._script_args(batch))
+
+    def _script_args(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> list[str]:
+        args = [
+            self.prefix,
+            str(len(batch.runs)),
+            str(len(batch.checkpoints)),
+            str(len(batch.events)),
+        ]
+        for rows in (batch.runs, batch.checkpoints, batch.events):
+            for row in rows:
+                args.extend(row)
+        args.append(str(REDIS_STORE_SCHEMA_VERSION))
         return args
 
     def flush_sync(self) -> None:
         """Write what is buffered with a blocking client (used at interpreter exit, when a
         store was never closed and no event loop is left)."""
-        if self._closed or not self._has_pending():
+        if self._closed or not self._buffer.has_pending():
             return
         from redis import Redis as SyncRedis
 
         client = SyncRedis.from_url(
             self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
         )
+        batch = self._buffer.take()
         try:
-            client.eval(_FLUSH, 0, *self._script_args(self._runs, self._checkpoints, self._events))
-            self._runs, self._checkpoints, self._events = {}, {}, []
+            client.eval(_FLUSH, 0, *self._script_args(batch))
         finally:
             client.close()
 
     async def ready(self) -> Redis:
         """The client, after flushing this process's buffered writes (call before reads)."""
         client = await self.client()
-        if self._has_pending():
-            await self.flush()
+        await self._buffer.flush()
         return client
 
 

@@ -12,7 +12,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from murmur.core.errors import RegistryError
 from murmur.events import RuntimeEvent
-from murmur.runs import EventQuery, EventStore, RunRecord, RunStatus, RunStore, Stores
+from murmur.runs import (
+    EventQuery,
+    EventStore,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    Stores,
+    encode_event,
+    encode_record,
+)
 from murmur_rocksdb import _keys as k
 from murmur_rocksdb._database import RocksDatabase
 
@@ -93,13 +102,14 @@ class RocksDBRunStore(_UsesDatabase, RunStore):
     async def put(self, record: RunRecord) -> None:
         """Insert or replace a run and move its index entries."""
         db = self.database
+        body = encode_record(record).encode()  # refuses a bad record before touching the db
         run_key = k.RUN + record.run_id.encode()
         old_raw = db.get(run_key)
         batch = db.batch()
         if old_raw is not None:
             for key in _run_index_keys(RunRecord.model_validate_json(old_raw)):
                 batch.delete(key)
-        batch.put(run_key, record.model_dump_json().encode())
+        batch.put(run_key, body)
         for key in _run_index_keys(record):
             batch.put(key, b"")
         db.write(batch)
@@ -198,18 +208,28 @@ class RocksDBEventStore(_UsesDatabase, EventStore):
         """Store several events in order, in one atomic write batch.
 
         An event whose id is already stored is skipped (brokers deliver at least once).
+
+        Raises:
+            RegistryError: code `"not_json"` for an event that cannot be stored; the other
+                events of the call are stored.
         """
         db = self.database
         batch = db.batch()
         seen: set[str] = set()
         seq = db.next_seq
+        bad: RegistryError | None = None
         for event in events:
+            try:
+                body = encode_event(event).encode()
+            except RegistryError as exc:
+                bad = bad or exc
+                continue
             id_key = k.EVENT_ID + event.id.encode()
             if event.id in seen or db.get(id_key) is not None:
                 continue
             seen.add(event.id)
             s = k.encode_seq(seq)
-            batch.put(k.EVENT + s, event.to_json().encode())
+            batch.put(k.EVENT + s, body)
             batch.put(id_key, s)
             for prefix, value in (
                 (k.EVENT_TRACE, event.trace_id),
@@ -224,6 +244,8 @@ class RocksDBEventStore(_UsesDatabase, EventStore):
         if seq != db.next_seq:
             db.write(batch)
             db.next_seq = seq
+        if bad is not None:
+            raise bad
 
     async def query(self, query: EventQuery | None = None) -> list[RuntimeEvent]:
         """Events matching `query` in append order; `after_id` resumes after that event."""
