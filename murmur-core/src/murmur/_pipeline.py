@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from murmur.core.context import ExecutionContext
     from murmur.middleware._base import Next
 
-__all__ = ["ObservabilityMiddleware", "PrepareMiddleware", "dump_value", "parent_messages"]
+__all__ = [
+    "ObservabilityMiddleware",
+    "PrepareMiddleware",
+    "dump_value",
+    "parent_messages",
+    "parent_tool_call_id",
+]
 
 
 def dump_value(value: Any) -> Any:
@@ -38,12 +44,20 @@ def dump_value(value: Any) -> Any:
     return repr(value)
 
 
-def parent_messages() -> list[Any]:
-    """The messages of the PydanticAI run currently calling a tool, if any."""
+def _pydantic_ai_run_context() -> Any:
     module = sys.modules.get("pydantic_ai._run_context")
     getter = getattr(module, "get_current_run_context", None) if module else None
-    run_context = getter() if getter else None
-    return list(getattr(run_context, "messages", None) or [])
+    return getter() if getter else None
+
+
+def parent_messages() -> list[Any]:
+    """The messages of the PydanticAI run currently calling a tool, if any."""
+    return list(getattr(_pydantic_ai_run_context(), "messages", None) or [])
+
+
+def parent_tool_call_id() -> str | None:
+    """The id of the PydanticAI tool call currently executing, if any."""
+    return getattr(_pydantic_ai_run_context(), "tool_call_id", None)
 
 
 class ObservabilityMiddleware:

@@ -102,7 +102,8 @@ class AgentRuntime:
 
     Args:
         options: middleware knobs (`RuntimeOptions`).
-        event_emitter: where events go (default `LogEventEmitter`).
+        event_emitter: where events go (default `LogEventEmitter`): an emitter, or the name
+            of one resolved through the plugin host (`"log"`, `"otel"` with murmur-otel).
         broker: a broker URL resolved through the plugin host, or a `Backend` instance;
             None runs in-process on asyncio.
         store: a store URL (`"sqlite:///runs.db"`, `"memory://"`) or a `Stores` instance;
@@ -115,7 +116,7 @@ class AgentRuntime:
         self,
         options: RuntimeOptions | None = None,
         *,
-        event_emitter: EventEmitter | None = None,
+        event_emitter: EventEmitter | str | None = None,
         broker: str | Backend | None = None,
         store: str | Stores | None = None,
         plugins: PluginHost | None = None,
@@ -128,7 +129,7 @@ class AgentRuntime:
         self._host = plugins
         self._backend = self._resolve_backend(broker)
         self.stores = self._resolve_store(store)
-        emitter: EventEmitter = event_emitter if event_emitter is not None else LogEventEmitter()
+        emitter = self._resolve_emitter(event_emitter)
         if self.stores is not None:
             emitter = MultiEventEmitter([emitter, StoreEventEmitter(self.stores.events)])
         self.event_emitter = emitter
@@ -167,6 +168,19 @@ class AgentRuntime:
         if self.options.broker_signing_key is not None:
             options["signing_key"] = self.options.broker_signing_key
         return self.plugins.resolve_backend(broker, **options)
+
+    def _resolve_emitter(self, emitter: EventEmitter | str | None) -> EventEmitter:
+        if emitter is None:
+            return LogEventEmitter()
+        if isinstance(emitter, str):
+            emitter = self.plugins.resolve_emitter(emitter)
+        if not callable(getattr(emitter, "emit", None)):
+            raise SpawnError(
+                f"event_emitter must be an emitter (an object with async emit(event)) or an "
+                f"emitter name such as 'log' or 'otel', not a {type(emitter).__name__}",
+                code="invalid_options",
+            )
+        return emitter
 
     def _resolve_store(self, store: str | Stores | None) -> Stores | None:
         if store is None or isinstance(store, Stores):

@@ -39,6 +39,7 @@ from murmur.core.errors import (
     MurmurError,
     SpawnError,
     ToolExecutionError,
+    TrustViolationError,
 )
 from murmur.events import EventType, RuntimeEvent
 from murmur.tools import ToolRegistry, check_tool_allowed
@@ -127,15 +128,35 @@ class GatedToolset(WrapperToolset[Any]):
         if run is None:  # called outside murmur (e.g. by a user driving PydanticAI directly)
             return await super().call_tool(name, tool_args, ctx, tool)
         agent = run.agent
-        check_tool_allowed(
-            agent_name=agent.name,
-            trust_level=agent.trust_level,
-            allow_list=agent.tools,
-            tool_name=name,
-            read_only=name in self.read_only,
-        )
+        call_id = getattr(ctx, "tool_call_id", None)
+        try:
+            check_tool_allowed(
+                agent_name=agent.name,
+                trust_level=agent.trust_level,
+                allow_list=agent.tools,
+                tool_name=name,
+                read_only=name in self.read_only,
+            )
+        except TrustViolationError as exc:
+            await _emit(
+                run,
+                EventType.TOOL_CALL_FAILED,
+                {
+                    "tool": name,
+                    "tool_call_id": call_id,
+                    "error": exc.message,
+                    "code": exc.code,
+                    "denied": True,
+                    "duration_ms": 0.0,
+                },
+            )
+            raise
         run.tool_calls += 1
-        await _emit(run, EventType.TOOL_CALL_STARTED, {"tool": name, "args": _preview(tool_args)})
+        await _emit(
+            run,
+            EventType.TOOL_CALL_STARTED,
+            {"tool": name, "tool_call_id": call_id, "args": _preview(tool_args)},
+        )
         started = time.perf_counter()
         try:
             # PydanticAI sets its current run context only around model requests; setting it
@@ -146,21 +167,38 @@ class GatedToolset(WrapperToolset[Any]):
             await _emit(
                 run,
                 EventType.TOOL_CALL_FAILED,
-                {"tool": name, "error": "retry requested", "duration_ms": _ms(started)},
+                {
+                    "tool": name,
+                    "tool_call_id": call_id,
+                    "error": "retry requested",
+                    "duration_ms": _ms(started),
+                },
             )
             raise
         except MurmurError as exc:
             await _emit(
                 run,
                 EventType.TOOL_CALL_FAILED,
-                {"tool": name, "error": str(exc), "duration_ms": _ms(started)},
+                {
+                    "tool": name,
+                    "tool_call_id": call_id,
+                    "error": str(exc),
+                    "code": exc.code,
+                    "duration_ms": _ms(started),
+                },
             )
             raise
         except Exception as exc:
             await _emit(
                 run,
                 EventType.TOOL_CALL_FAILED,
-                {"tool": name, "error": repr(exc), "duration_ms": _ms(started)},
+                {
+                    "tool": name,
+                    "tool_call_id": call_id,
+                    "error": repr(exc),
+                    "code": "tool_failed",
+                    "duration_ms": _ms(started),
+                },
             )
             raise ToolExecutionError(
                 f"tool {name!r} called by agent {agent.name!r} failed: {exc!r}",
@@ -169,7 +207,12 @@ class GatedToolset(WrapperToolset[Any]):
         await _emit(
             run,
             EventType.TOOL_CALL_COMPLETED,
-            {"tool": name, "duration_ms": _ms(started), "result": _preview(result, 200)},
+            {
+                "tool": name,
+                "tool_call_id": call_id,
+                "duration_ms": _ms(started),
+                "result": _preview(result, 200),
+            },
         )
         return result
 

@@ -32,13 +32,15 @@ __all__ = [
 class ParentContext:
     """What a child run can know about the run that spawned it.
 
-    `messages` are the parent's conversation so far (PydanticAI `ModelMessage`s).
+    `messages` are the parent's conversation so far (PydanticAI `ModelMessage`s);
+    `tool_call_id` is the parent's tool call that spawned the child, when it came from one.
     """
 
     agent_name: str
     trace_id: str
     task_id: str
     messages: Sequence[Any] = field(default_factory=tuple)
+    tool_call_id: str | None = None
 
 
 def runnable_history(messages: Sequence[Any]) -> list[Any]:

@@ -22,6 +22,10 @@ class ExecutionContext:
     `depth` is 0 for a top-level run; `ancestors` are the names of the agents on the chain
     above this run (for cycle detection); `budgets` are every budget this run is charged to
     (the runtime's, the task's, and those inherited from the parent run).
+
+    `traceparent` is the W3C trace context this run's telemetry hangs under: on a worker,
+    the one the caller's task envelope carried; a tracing emitter replaces it, for a run it
+    sends to a fleet, with its own span's, which `JobBackend` then puts in the envelope.
     """
 
     agent: Agent
@@ -38,6 +42,7 @@ class ExecutionContext:
     input: Any = None
     message_history: list[Any] = field(default_factory=list)
     runtime: Any = None
+    traceparent: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -29,24 +29,43 @@ __all__ = [
     "RuntimeEvent",
 ]
 
-# Emitters that live in plugin distributions, importable from `murmur.events` when installed.
+# Emitters that live in plugin distributions, importable from `murmur.events` once installed:
+# the `murmur.emitters` entry point whose target is `module:<Name>` provides `<Name>`.
 _PLUGIN_EMITTERS = {
-    "OTelMetricsEmitter": ("murmur_otel", "murmur-otel"),
-    "SSEEventEmitter": ("murmur_server", "murmur-server"),
-    "BrokerEventBridge": ("murmur.worker", "murmur-core"),
+    "OTelEmitter": "murmur-otel",
+    "OTelMetricsEmitter": "murmur-otel",
+    "OTelTraceEmitter": "murmur-otel",
+    "SSEEventEmitter": "murmur-server",
 }
+_KERNEL_EMITTERS = {"BrokerEventBridge": "murmur.worker"}
+
+
+def _entry_point_emitter(name: str) -> Any:
+    """The class an installed `murmur.emitters` entry point names `name`, or None.
+
+    Reads package metadata only; the one matching entry point is imported.
+    """
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group="murmur.emitters"):
+        if entry_point.value.rpartition(":")[2].strip() == name:
+            return entry_point.load()
+    return None
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PLUGIN_EMITTERS:
-        module_name, dist = _PLUGIN_EMITTERS[name]
+    if name in _KERNEL_EMITTERS:
         import importlib
 
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ImportError(
-                f"murmur.events.{name} is provided by the {dist} distribution: pip install {dist}"
-            ) from exc
-        return getattr(module, name)
+        return getattr(importlib.import_module(_KERNEL_EMITTERS[name]), name)
+    if not name.startswith("_") and name[:1].isupper():
+        emitter = _entry_point_emitter(name)
+        if emitter is not None:
+            return emitter
+    if name in _PLUGIN_EMITTERS:
+        dist = _PLUGIN_EMITTERS[name]
+        raise ImportError(
+            f"murmur.events.{name} is provided by the {dist} distribution: pip install {dist}",
+            name=name,
+        )
     raise AttributeError(f"module 'murmur.events' has no attribute {name!r}")

@@ -1,0 +1,309 @@
+"""`OTelMetricsEmitter`: GenAI semantic-convention histograms, murmur counters, fleet gauges.
+
+Attributes are names the code defines (agent, tool, model, provider, error code, outcome),
+each capped at `max_attribute_values` distinct values (`_OTHER` past it): never a task id,
+trace id, input or output.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from murmur.events import EventType, RuntimeEvent
+from murmur_otel import _semconv as sc
+from murmur_otel._bounded import BoundedValues
+from murmur_otel._origin import Origin, origin_of
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
+__all__ = ["OTelMetricsEmitter", "pydantic_ai_instrumented"]
+
+
+def pydantic_ai_instrumented() -> bool:
+    """True when PydanticAI's own instrumentation is on for every agent
+    (`pydantic_ai.Agent.instrument_all()`): it then records `gen_ai.client.token.usage`
+    per model request itself."""
+    module = sys.modules.get("pydantic_ai.agent")
+    agent_class = getattr(module, "Agent", None) if module is not None else None
+    return bool(getattr(agent_class, "_instrument_default", False))
+
+
+class OTelMetricsEmitter:
+    """Records runtime events as OpenTelemetry metrics.
+
+    Every run is measured once, where it executes: a run sent to a fleet is recorded by the
+    worker that ran it (the caller's copy and the events the worker relays are skipped).
+
+    Args:
+        meter_provider: Where metrics go; default the global provider
+            (`opentelemetry.metrics.set_meter_provider`).
+        record_token_usage: Record `gen_ai.client.token.usage`. None (default): unless
+            PydanticAI's own instrumentation is on, which records it per model request, so
+            tokens are never counted twice.
+        max_attribute_values: Distinct values kept per attribute key (agent names, tool
+            names, ...); later ones are recorded as `_OTHER`.
+        worker_ttl_s: A worker whose last heartbeat is older than this no longer counts in
+            `murmur.fleet.workers`.
+
+    Example:
+        ```python
+        from opentelemetry.sdk.metrics import MeterProvider
+        from murmur.events import OTelMetricsEmitter
+
+        runtime = AgentRuntime(event_emitter=OTelMetricsEmitter(meter_provider=MeterProvider()))
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        meter_provider: MeterProvider | None = None,
+        record_token_usage: bool | None = None,
+        max_attribute_values: int = 100,
+        worker_ttl_s: float = 30.0,
+    ) -> None:
+        provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        meter = provider.get_meter(sc.SCOPE_NAME, sc.scope_version())
+        self.record_token_usage = record_token_usage
+        self.worker_ttl_s = worker_ttl_s
+        self._bounded = BoundedValues(max_attribute_values)
+        self._workers: dict[str, tuple[float, int]] = {}
+        self.token_usage = meter.create_histogram(
+            sc.TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+        )
+        self.operation_duration = meter.create_histogram(
+            sc.OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self.agent_duration = meter.create_histogram(
+            sc.AGENT_DURATION,
+            unit="s",
+            description="The end-to-end duration of a single agent invocation.",
+            explicit_bucket_boundaries_advisory=sc.AGENT_DURATION_BUCKETS,
+        )
+        self.tool_duration = meter.create_histogram(
+            sc.TOOL_DURATION,
+            unit="s",
+            description="The duration of a single tool execution.",
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self.workflow_duration = meter.create_histogram(
+            sc.WORKFLOW_DURATION,
+            unit="s",
+            description="GenAI workflow (murmur group run) duration.",
+            explicit_bucket_boundaries_advisory=sc.WORKFLOW_DURATION_BUCKETS,
+        )
+        self.runs = meter.create_counter(
+            "murmur.runs", unit="{run}", description="Finished runs by agent, outcome, error code."
+        )
+        self.active = meter.create_up_down_counter(
+            "murmur.runs.active", unit="{run}", description="Runs executing in this process."
+        )
+        self.tool_calls = meter.create_counter(
+            "murmur.tool_calls", unit="{call}", description="Tool calls by tool and outcome."
+        )
+        self.trust_rejections = meter.create_counter(
+            "murmur.trust.rejections",
+            unit="{call}",
+            description="Tool calls the trust gate denied.",
+        )
+        self.rejected_envelopes = meter.create_counter(
+            "murmur.envelopes.rejected",
+            unit="{envelope}",
+            description="Task envelopes a worker refused (bad signature, replay, malformed).",
+        )
+        self.budget_hits = meter.create_counter(
+            "murmur.budget.exceeded", unit="{run}", description="Runs stopped by a token budget."
+        )
+        self.spawns = meter.create_counter(
+            "murmur.spawns",
+            unit="{run}",
+            description="Runs spawned by runs (outcome started) or refused by the spawn limits.",
+        )
+        self.retries = meter.create_counter(
+            "murmur.retries", unit="{attempt}", description="Attempts retried after a failure."
+        )
+        meter.create_observable_gauge(
+            "murmur.fleet.workers",
+            callbacks=[self._observe_workers],
+            unit="{worker}",
+            description="Workers whose heartbeat this process has seen recently.",
+        )
+        meter.create_observable_gauge(
+            "murmur.fleet.in_flight",
+            callbacks=[self._observe_in_flight],
+            unit="{task}",
+            description="Tasks executing on the workers counted in murmur.fleet.workers.",
+        )
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Record one event."""
+        self.record(event)
+
+    def record(self, event: RuntimeEvent) -> None:
+        """The synchronous body of `emit`."""
+        origin, _ = origin_of(event)
+        if origin is not Origin.LOCAL:
+            return
+        kind = event.event_type
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, event)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _v(self, key: str, value: object) -> str:
+        return self._bounded(key, value)
+
+    def _agent(self, event: RuntimeEvent) -> dict[str, Any]:
+        return {sc.AGENT_NAME: self._v(sc.AGENT_NAME, event.agent_name or "unknown")}
+
+    def _model_attributes(self, model: str | None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            sc.PROVIDER_NAME: self._v(sc.PROVIDER_NAME, sc.provider_name(model))
+        }
+        name = sc.request_model(model)
+        if name:
+            attributes[sc.REQUEST_MODEL] = self._v(sc.REQUEST_MODEL, name)
+        return attributes
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _spawned(self, event: RuntimeEvent) -> None:
+        agent = self._agent(event)
+        self.active.add(1, agent)
+        if int(event.payload.get("depth") or 0) > 0:
+            self.spawns.add(1, {**agent, "murmur.outcome": "started"})
+
+    def _completed(self, event: RuntimeEvent) -> None:
+        payload = event.payload
+        agent = self._agent(event)
+        self.active.add(-1, agent)
+        self.runs.add(1, {**agent, "murmur.outcome": "ok"})
+        seconds = float(payload.get("duration_ms") or 0.0) / 1000
+        model = payload.get("model")
+        attributes = {**agent, sc.OPERATION_NAME: "invoke_agent", **self._model_attributes(model)}
+        if model and sc.REQUEST_MODEL in attributes:
+            attributes[sc.RESPONSE_MODEL] = attributes[sc.REQUEST_MODEL]
+        self.agent_duration.record(seconds, attributes)
+        self.operation_duration.record(seconds, attributes)
+        wanted = self.record_token_usage
+        if wanted is None:
+            wanted = not pydantic_ai_instrumented()
+        if wanted:
+            for token_type, key in (("input", "input_tokens"), ("output", "output_tokens")):
+                count = int(payload.get(key) or 0)
+                if count:
+                    self.token_usage.record(count, {**attributes, sc.TOKEN_TYPE: token_type})
+
+    def _failed(self, event: RuntimeEvent) -> None:
+        payload = event.payload
+        agent = self._agent(event)
+        code = self._v(sc.ERROR_TYPE, payload.get("code") or "error")
+        self.active.add(-1, agent)
+        self.runs.add(1, {**agent, "murmur.outcome": "error", "murmur.error.code": code})
+        seconds = float(payload.get("duration_ms") or 0.0) / 1000
+        attributes = {
+            **agent,
+            sc.OPERATION_NAME: "invoke_agent",
+            sc.ERROR_TYPE: code,
+            **self._model_attributes(payload.get("model")),
+        }
+        self.agent_duration.record(seconds, attributes)
+        self.operation_duration.record(seconds, attributes)
+
+    def _tool_ended(self, event: RuntimeEvent) -> None:
+        payload = event.payload
+        tool = self._v(sc.TOOL_NAME, payload.get("tool") or "tool")
+        attributes: dict[str, Any] = {
+            **self._agent(event),
+            sc.TOOL_NAME: tool,
+            sc.OPERATION_NAME: "execute_tool",
+        }
+        if event.event_type is EventType.TOOL_CALL_COMPLETED:
+            outcome = "ok"
+        else:
+            outcome = "denied" if payload.get("denied") else "error"
+            attributes[sc.ERROR_TYPE] = self._v(sc.ERROR_TYPE, payload.get("code") or "tool_failed")
+        self.tool_calls.add(1, {**attributes, "murmur.outcome": outcome})
+        if outcome == "denied":
+            self.trust_rejections.add(1, {**self._agent(event), sc.TOOL_NAME: tool})
+            return
+        self.tool_duration.record(float(payload.get("duration_ms") or 0.0) / 1000, attributes)
+
+    def _rejected(self, event: RuntimeEvent) -> None:
+        reason = self._v("murmur.reason", event.payload.get("reason") or "malformed")
+        self.rejected_envelopes.add(1, {"murmur.reason": reason})
+
+    def _budget(self, event: RuntimeEvent) -> None:
+        phase = self._v("murmur.phase", event.payload.get("phase") or "run")
+        self.budget_hits.add(1, {**self._agent(event), "murmur.phase": phase})
+
+    def _refused(self, event: RuntimeEvent) -> None:
+        reason = self._v("murmur.reason", event.payload.get("reason") or "refused")
+        self.spawns.add(
+            1, {**self._agent(event), "murmur.outcome": "refused", "murmur.reason": reason}
+        )
+
+    def _retried(self, event: RuntimeEvent) -> None:
+        self.retries.add(1, self._agent(event))
+
+    def _group_ended(self, event: RuntimeEvent) -> None:
+        payload = event.payload
+        group = self._v(sc.WORKFLOW_NAME, payload.get("group") or event.agent_name or "group")
+        attributes: dict[str, Any] = {sc.WORKFLOW_NAME: group}
+        if event.event_type is EventType.GROUP_FAILED:
+            attributes[sc.ERROR_TYPE] = self._v(sc.ERROR_TYPE, payload.get("code") or "error")
+        self.workflow_duration.record(float(payload.get("duration_ms") or 0.0) / 1000, attributes)
+
+    def _heartbeat(self, event: RuntimeEvent) -> None:
+        consumer = event.payload.get("consumer_id")
+        if not isinstance(consumer, str):
+            return
+        if event.event_type is EventType.WORKER_STOPPED:
+            self._workers.pop(consumer, None)
+            return
+        self._workers[consumer] = (time.monotonic(), int(event.payload.get("in_flight") or 0))
+
+    def _live(self) -> list[tuple[float, int]]:
+        cutoff = time.monotonic() - self.worker_ttl_s
+        for consumer, (seen, _) in list(self._workers.items()):
+            if seen < cutoff:
+                del self._workers[consumer]
+        return list(self._workers.values())
+
+    def _observe_workers(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(len(self._live()))]
+
+    def _observe_in_flight(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(sum(n for _, n in self._live()))]
+
+
+_HANDLERS = {
+    EventType.AGENT_SPAWNED: OTelMetricsEmitter._spawned,
+    EventType.AGENT_COMPLETED: OTelMetricsEmitter._completed,
+    EventType.AGENT_FAILED: OTelMetricsEmitter._failed,
+    EventType.TOOL_CALL_COMPLETED: OTelMetricsEmitter._tool_ended,
+    EventType.TOOL_CALL_FAILED: OTelMetricsEmitter._tool_ended,
+    EventType.TASK_REJECTED: OTelMetricsEmitter._rejected,
+    EventType.BUDGET_EXCEEDED: OTelMetricsEmitter._budget,
+    EventType.SPAWN_REFUSED: OTelMetricsEmitter._refused,
+    EventType.AGENT_RETRIED: OTelMetricsEmitter._retried,
+    EventType.GROUP_COMPLETED: OTelMetricsEmitter._group_ended,
+    EventType.GROUP_FAILED: OTelMetricsEmitter._group_ended,
+    EventType.WORKER_STARTED: OTelMetricsEmitter._heartbeat,
+    EventType.WORKER_HEARTBEAT: OTelMetricsEmitter._heartbeat,
+    EventType.WORKER_STOPPED: OTelMetricsEmitter._heartbeat,
+}

@@ -1,0 +1,278 @@
+"""`OTelTraceEmitter`: one span per run, tool call and group run, in one trace per request.
+
+Spans are built from `RuntimeEvent`s, timed by the events' own timestamps:
+
+- `invoke_agent {agent}` per run: operation, provider, request model at start (so samplers
+  see them); tokens, cost, outcome and error code at the end; a `murmur.retry` event per
+  retry with its attempt number.
+- `execute_tool {tool}` per tool call, a child of its run; a call the trust gate denied is a
+  span too, with status error and the reason.
+- `invoke_workflow {group}` per group run; its nodes' runs are its children.
+- A run spawned from a tool call is a child of that tool call's span.
+- A run sent to a fleet: the caller's `invoke_agent` span (kind CLIENT) goes into the task
+  envelope as its W3C `traceparent`; the worker's `invoke_agent` span is its child.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from murmur.events import EventType, RuntimeEvent
+from murmur_otel import _semconv as sc
+from murmur_otel._origin import Origin, origin_of
+from murmur_otel._spans import SPANS, SpanIndex
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from murmur.core.context import ExecutionContext
+
+__all__ = ["OTelTraceEmitter"]
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_OPENINFERENCE_KIND = "openinference.span.kind"
+"""Phoenix (OpenInference) reads the span kind from this attribute."""
+
+
+def _ns(timestamp: float) -> int:
+    return int(timestamp * 1e9)
+
+
+def traceparent_of(span: Span) -> str | None:
+    """The W3C `traceparent` header naming `span`, or None for a non-recording span."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+class OTelTraceEmitter:
+    """Turns runtime events into OpenTelemetry spans.
+
+    Args:
+        tracer_provider: Where spans go; default the global provider
+            (`opentelemetry.trace.set_tracer_provider`).
+
+    Example:
+        ```python
+        from opentelemetry.sdk.trace import TracerProvider
+        from murmur.events import OTelTraceEmitter
+
+        runtime = AgentRuntime(event_emitter=OTelTraceEmitter(tracer_provider=TracerProvider()))
+        ```
+    """
+
+    def __init__(self, *, tracer_provider: TracerProvider | None = None) -> None:
+        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        self.tracer: Tracer = provider.get_tracer(sc.SCOPE_NAME, sc.scope_version())
+        self._spans: SpanIndex = SPANS
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Open, annotate or close the span `event` belongs to."""
+        self.record(event)
+
+    def record(self, event: RuntimeEvent) -> None:
+        """The synchronous body of `emit` (for callers without an event loop)."""
+        origin, ctx = origin_of(event)
+        if origin is Origin.RELAYED:
+            return
+        kind = event.event_type
+        if kind is EventType.AGENT_SPAWNED and ctx is not None:
+            self._run_started(event, origin, ctx)
+        elif kind in (EventType.AGENT_COMPLETED, EventType.AGENT_FAILED):
+            self._run_ended(event, origin)
+        elif kind is EventType.AGENT_RETRIED:
+            span = self._spans.runs.get((str(event.trace_id), origin.value))
+            if span is not None:
+                attempt = int(event.payload.get("attempt") or 1)
+                span.add_event(
+                    "murmur.retry",
+                    {"murmur.attempt": attempt, "murmur.next_attempt": attempt + 1},
+                    timestamp=_ns(event.timestamp),
+                )
+        elif kind is EventType.TOOL_CALL_STARTED:
+            self._tool_started(event)
+        elif kind in (EventType.TOOL_CALL_COMPLETED, EventType.TOOL_CALL_FAILED):
+            self._tool_ended(event)
+        elif kind is EventType.GROUP_STARTED:
+            self._group_started(event)
+        elif kind in (EventType.GROUP_COMPLETED, EventType.GROUP_FAILED):
+            self._group_ended(event)
+
+    # -- runs -------------------------------------------------------------------------
+
+    def _run_started(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext) -> None:
+        model = event.payload.get("model") or ctx.agent.model_name
+        attributes: dict[str, Any] = {
+            sc.OPERATION_NAME: "invoke_agent",
+            sc.PROVIDER_NAME: sc.provider_name(model),
+            sc.AGENT_NAME: ctx.agent.name,
+            _OPENINFERENCE_KIND: "AGENT",
+            "murmur.backend": ctx.backend,
+            "murmur.depth": ctx.depth,
+            "murmur.task_id": ctx.task.id,
+            "murmur.trace_id": ctx.trace_id,
+            "murmur.attempt": ctx.attempt,
+        }
+        request_model = sc.request_model(model)
+        if request_model:
+            attributes[sc.REQUEST_MODEL] = request_model
+        if ctx.parent_trace_id:
+            attributes["murmur.parent_trace_id"] = ctx.parent_trace_id
+        span = self.tracer.start_span(
+            f"invoke_agent {ctx.agent.name}",
+            context=self._run_parent(event, ctx),
+            kind=SpanKind.CLIENT if origin is Origin.DISPATCH else SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=_ns(event.timestamp),
+        )
+        self._spans.runs.put((ctx.trace_id, origin.value), span)
+        if origin is Origin.DISPATCH:
+            # The worker's span becomes a child of this one: JobBackend sends it along.
+            ctx.traceparent = traceparent_of(span) or ctx.traceparent
+
+    def _run_parent(self, event: RuntimeEvent, ctx: ExecutionContext) -> Context | None:
+        """The span a run hangs under (None: the current span, e.g. the user's own)."""
+        if ctx.traceparent:  # a worker executing a task: the caller's span
+            return _PROPAGATOR.extract({"traceparent": ctx.traceparent})
+        if event.parent_trace_id:
+            group = self._spans.groups.get(event.parent_trace_id)
+            if group is not None:
+                return trace.set_span_in_context(group)
+        parent = ctx.parent
+        if parent is not None:
+            tool = None
+            if parent.tool_call_id:
+                tool = self._spans.tools.get((parent.trace_id, parent.tool_call_id))
+            run = tool or self._spans.runs.get((parent.trace_id, Origin.LOCAL.value))
+            if run is not None:
+                return trace.set_span_in_context(run)
+        return None
+
+    def _run_ended(self, event: RuntimeEvent, origin: Origin) -> None:
+        span = self._spans.runs.pop((str(event.trace_id), origin.value))
+        if span is None:
+            return
+        payload = event.payload
+        if event.event_type is EventType.AGENT_COMPLETED:
+            attributes: dict[str, Any] = {
+                sc.INPUT_TOKENS: int(payload.get("input_tokens") or 0),
+                sc.OUTPUT_TOKENS: int(payload.get("output_tokens") or 0),
+                "murmur.outcome": "ok",
+                "murmur.attempts": int(payload.get("attempts") or 1),
+                "murmur.tool_calls": int(payload.get("tool_calls") or 0),
+                "murmur.requests": int(payload.get("requests") or 0),
+            }
+            model = sc.request_model(payload.get("model"))
+            if model:
+                attributes[sc.RESPONSE_MODEL] = model
+            if payload.get("cost_usd") is not None:
+                attributes["murmur.cost_usd"] = float(payload["cost_usd"])
+            span.set_attributes(attributes)
+        else:
+            code = str(payload.get("code") or "error")
+            span.set_attributes(
+                {
+                    sc.ERROR_TYPE: code,
+                    "murmur.outcome": "error",
+                    "murmur.error.code": code,
+                    "murmur.error.type": str(payload.get("error_type") or "MurmurError"),
+                    "murmur.attempts": int(payload.get("attempts") or 1),
+                }
+            )
+            span.set_status(Status(StatusCode.ERROR, str(payload.get("error") or code)))
+        span.end(end_time=_ns(event.timestamp))
+
+    # -- tool calls -------------------------------------------------------------------
+
+    @staticmethod
+    def _tool_key(event: RuntimeEvent) -> tuple[str, str]:
+        payload = event.payload
+        call_id = payload.get("tool_call_id") or f"name:{payload.get('tool')}"
+        return str(event.trace_id), str(call_id)
+
+    def _tool_started(self, event: RuntimeEvent) -> Span:
+        payload = event.payload
+        tool = str(payload.get("tool") or "tool")
+        run = self._spans.runs.get((str(event.trace_id), Origin.LOCAL.value))
+        attributes: dict[str, Any] = {
+            sc.OPERATION_NAME: "execute_tool",
+            sc.TOOL_NAME: tool,
+            sc.TOOL_TYPE: "function",
+            _OPENINFERENCE_KIND: "TOOL",
+            "tool.name": tool,
+        }
+        if event.agent_name:
+            attributes[sc.AGENT_NAME] = event.agent_name
+        if payload.get("tool_call_id"):
+            attributes[sc.TOOL_CALL_ID] = str(payload["tool_call_id"])
+        span = self.tracer.start_span(
+            f"execute_tool {tool}",
+            context=trace.set_span_in_context(run) if run is not None else None,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=_ns(event.timestamp),
+        )
+        self._spans.tools.put(self._tool_key(event), span)
+        return span
+
+    def _tool_ended(self, event: RuntimeEvent) -> None:
+        payload = event.payload
+        span = self._spans.tools.pop(self._tool_key(event))
+        if span is None:  # denied by the trust gate before it started
+            span = self._tool_started(event)
+            self._spans.tools.pop(self._tool_key(event))
+        if event.event_type is EventType.TOOL_CALL_FAILED:
+            code = str(payload.get("code") or "tool_failed")
+            attributes: dict[str, Any] = {sc.ERROR_TYPE: code, "murmur.outcome": "error"}
+            if payload.get("denied"):
+                attributes["murmur.tool.denied"] = True
+                attributes["murmur.outcome"] = "denied"
+            span.set_attributes(attributes)
+            span.set_status(Status(StatusCode.ERROR, str(payload.get("error") or code)))
+        else:
+            span.set_attribute("murmur.outcome", "ok")
+        span.end(end_time=_ns(event.timestamp))
+
+    # -- group runs -------------------------------------------------------------------
+
+    def _group_started(self, event: RuntimeEvent) -> None:
+        from murmur.core.context import current_context
+
+        group = str(event.payload.get("group") or event.agent_name or "group")
+        parent: Context | None = None
+        ctx = current_context()
+        if ctx is not None:
+            run = self._spans.runs.get((ctx.trace_id, Origin.LOCAL.value))
+            if run is not None:
+                parent = trace.set_span_in_context(run)
+        span = self.tracer.start_span(
+            f"invoke_workflow {group}",
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes={
+                sc.OPERATION_NAME: "invoke_workflow",
+                sc.WORKFLOW_NAME: group,
+                _OPENINFERENCE_KIND: "CHAIN",
+                "murmur.trace_id": str(event.trace_id),
+            },
+            start_time=_ns(event.timestamp),
+        )
+        self._spans.groups.put(str(event.trace_id), span)
+
+    def _group_ended(self, event: RuntimeEvent) -> None:
+        span = self._spans.groups.pop(str(event.trace_id))
+        if span is None:
+            return
+        if event.event_type is EventType.GROUP_FAILED:
+            code = str(event.payload.get("code") or "group_failed")
+            span.set_attributes({sc.ERROR_TYPE: code, "murmur.outcome": "error"})
+            span.set_status(Status(StatusCode.ERROR, str(event.payload.get("error") or code)))
+        else:
+            span.set_attribute("murmur.outcome", "ok")
+        span.end(end_time=_ns(event.timestamp))
