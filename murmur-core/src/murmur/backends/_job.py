@@ -264,7 +264,7 @@ class JobBackend(Backend):
             input=wire_input(value),
             trace_id=ctx.trace_id,
             parent_trace_id=ctx.parent_trace_id,
-            traceparent=traceparent_for(ctx.trace_id),
+            traceparent=ctx.traceparent or traceparent_for(ctx.trace_id),
             attempt=ctx.attempt,
             deadline=waiting.deadline,
             reply_to=self.reply_to,

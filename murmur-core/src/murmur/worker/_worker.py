@@ -489,8 +489,10 @@ class Worker:
                 metadata={**envelope.metadata, "attempt": envelope.attempt},
             )
             timeout = None if envelope.deadline is None else envelope.deadline - time.time()
+            ctx = self.runtime.context_for(self._runnable[envelope.agent_name], spec)
+            ctx.traceparent = envelope.traceparent  # the caller's span: one trace
             async with asyncio.timeout(timeout):
-                result = await self.runtime.run(self._runnable[envelope.agent_name], spec)
+                result = await self.runtime.execute_context(ctx)
             metadata = result.metadata.to_dict()
             if result.error is not None:
                 return None, result.error, metadata
