@@ -5,14 +5,19 @@ uv run python benchmarks/fleet.py --broker redis://127.0.0.1:6379/0
 uv run python benchmarks/fleet.py --broker nats://127.0.0.1:4222 --tasks 1000 --workers 2
 ```
 
-Measured in one run, on the same agent (a `FunctionModel` that burns `--work-ms` of CPU per
-task, so the work is real and no LLM is called):
+Measured in one run, on the same agent (a `FunctionModel`; `MURMUR_BENCH_WORK_MS` of CPU
+burnt per task, default 0: no LLM is called), `--repeats` interleaved repetitions, each
+figure reported as median / min / max:
 
-- throughput: `--tasks` tasks through `runtime.gather` on an in-process `AgentRuntime()`,
-  then through `AgentRuntime(broker=...)` served by `--workers` worker *processes*
-  (`murmur worker start`); reported as tasks/s and fleet / in-process;
-- latency: `--samples` sequential single runs of a no-work agent, in-process and over the
-  broker (one worker); reported as p50 / p99 ms and the broker's added p50.
+- throughput: `--tasks` tasks through `runtime.gather(max_concurrency=--width)` on an
+  in-process `AgentRuntime()`, then through `AgentRuntime(broker=...)` served by
+  `--workers` worker *processes* (`murmur worker start`); tasks/s and fleet / in-process;
+- latency: `--samples` sequential single runs, in-process and over the broker; p50 ms and
+  the broker's added p50.
+
+Every failed run is counted (`failed_runs`); with any, the output says NOT A RESULT.
+`--celery` adds Celery (Redis broker and result backend, prefork pool of `--workers`) on
+the same agent body, when `celery` is installed (`benchmarks/_celery_bench.py`).
 
 This file is also the worker processes' `--app` (`fleet:agents`).
 """
@@ -36,7 +41,7 @@ from murmur import Agent, AgentRuntime, TaskSpec
 from murmur.events import NullEventEmitter
 
 HERE = Path(__file__).resolve().parent
-WORK_MS = float(os.environ.get("MURMUR_BENCH_WORK_MS", "5"))
+WORK_MS = float(os.environ.get("MURMUR_BENCH_WORK_MS", "0"))
 
 
 def _burn(ms: float) -> None:
@@ -72,18 +77,35 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _throughput(runtime: AgentRuntime, agent: Agent[Any], tasks: int, limit: int) -> float:
+class Failures:
+    """Failed runs of the whole benchmark: a benchmark with failures is not a result."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, results: list[Any]) -> None:
+        for result in results:
+            if not result.is_ok():
+                self.count += 1
+                if len(self.first) < 3:
+                    self.first.append(repr(result.error)[:300])
+
+
+async def _throughput(
+    runtime: AgentRuntime, agent: Agent[Any], tasks: int, limit: int, failures: Failures
+) -> float:
     specs = [TaskSpec(input=f"t{i}") for i in range(tasks)]
     started = time.perf_counter()
     results = await runtime.gather(agent, specs, max_concurrency=limit)
     elapsed = time.perf_counter() - started
-    failed = [r.error for r in results if not r.is_ok()]
-    if failed:
-        raise SystemExit(f"{len(failed)} tasks failed, first: {failed[0]}")
+    failures.add(results)
     return tasks / elapsed
 
 
-async def _latency(runtime: AgentRuntime, agent: Agent[Any], samples: int) -> list[float]:
+async def _latency(
+    runtime: AgentRuntime, agent: Agent[Any], samples: int, failures: Failures
+) -> list[float]:
     for i in range(20):  # warm up connections and caches
         await runtime.run(agent, f"warm{i}")
     out: list[float] = []
@@ -91,8 +113,7 @@ async def _latency(runtime: AgentRuntime, agent: Agent[Any], samples: int) -> li
         started = time.perf_counter()
         result = await runtime.run(agent, f"p{i}")
         out.append((time.perf_counter() - started) * 1000)
-        if not result.is_ok():
-            raise SystemExit(f"latency run failed: {result.error}")
+        failures.add([result])
     return out
 
 
@@ -139,57 +160,82 @@ async def _wait_for_fleet(runtime: AgentRuntime, agent: Agent[Any], workers: int
     raise SystemExit(f"the worker processes did not start within 90 s: {errors[:1]}")
 
 
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    """Run both measurements and return the figures."""
+    """Run both measurements `--repeats` times (interleaved) and return the figures."""
     worker_agent, ping = build_agents(WORK_MS)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     sep = "&" if "?" in args.broker else "?"
     broker = f"{args.broker}{sep}namespace={namespace}"
-    limit = args.concurrency * args.workers
-
-    async with AgentRuntime(event_emitter=NullEventEmitter()) as local:
-        await local.gather(worker_agent, [f"w{i}" for i in range(50)])  # warm up
-        local_tps = await _throughput(local, worker_agent, args.tasks, limit)
-        local_lat = await _latency(local, ping, args.samples)
-
+    limit = args.width
+    failures = Failures()
     from murmur import RuntimeOptions
 
     options = RuntimeOptions(timeout_seconds=120)
-    procs = _start_workers(broker, 1, "bench-ping", 4)
-    try:
-        async with AgentRuntime(options, broker=broker, event_emitter=NullEventEmitter()) as rt:
-            await _wait_for_fleet(rt, ping, 1)
-            broker_lat = await _latency(rt, ping, args.samples)
-    finally:
-        _stop(procs)
+    local_tps: list[float] = []
+    fleet_tps: list[float] = []
+    added_p50: list[float] = []
+    ratios: list[float] = []
+    local_p50: list[float] = []
+    broker_p50: list[float] = []
     procs = _start_workers(broker, args.workers, "bench-worker,bench-ping", args.concurrency)
     try:
-        async with AgentRuntime(options, broker=broker, event_emitter=NullEventEmitter()) as rt:
+        async with (
+            AgentRuntime(event_emitter=NullEventEmitter()) as local,
+            AgentRuntime(options, broker=broker, event_emitter=NullEventEmitter()) as rt,
+        ):
             await _wait_for_fleet(rt, ping, args.workers)
-            await rt.gather(worker_agent, [f"w{i}" for i in range(50)])  # warm up
-            fleet_tps = await _throughput(rt, worker_agent, args.tasks, limit)
+            await local.gather(worker_agent, [f"w{i}" for i in range(200)])  # warm up
+            await rt.gather(worker_agent, [f"w{i}" for i in range(200)], max_concurrency=limit)
+            for _ in range(args.repeats):
+                local_tps.append(
+                    await _throughput(local, worker_agent, args.tasks, limit, failures)
+                )
+                fleet_tps.append(await _throughput(rt, worker_agent, args.tasks, limit, failures))
+                ratios.append(fleet_tps[-1] / local_tps[-1])
+                local_lat = await _latency(local, ping, args.samples, failures)
+                broker_lat = await _latency(rt, ping, args.samples, failures)
+                local_p50.append(_percentile(local_lat, 0.5))
+                broker_p50.append(_percentile(broker_lat, 0.5))
+                added_p50.append(broker_p50[-1] - local_p50[-1])
     finally:
         _stop(procs)
 
     _cleanup(broker, namespace)
-    figures = {
+    figures: dict[str, Any] = {
         "broker": args.broker,
+        "valid": failures.count == 0,
+        "failed_runs": failures.count,
+        "first_failures": failures.first,
         "tasks": args.tasks,
+        "width": args.width,
         "workers": args.workers,
+        "worker_concurrency": args.concurrency,
         "work_ms": WORK_MS,
-        "in_process_tasks_per_s": round(local_tps, 1),
-        "fleet_tasks_per_s": round(fleet_tps, 1),
-        "throughput_ratio": round(fleet_tps / local_tps, 2),
-        "in_process_p50_ms": round(_percentile(local_lat, 0.5), 3),
-        "in_process_p99_ms": round(_percentile(local_lat, 0.99), 3),
-        "broker_p50_ms": round(_percentile(broker_lat, 0.5), 3),
-        "broker_p99_ms": round(_percentile(broker_lat, 0.99), 3),
-        "broker_added_p50_ms": round(_percentile(broker_lat, 0.5) - _percentile(local_lat, 0.5), 3),
-        "latency_ratio_p50": round(_percentile(broker_lat, 0.5) / _percentile(local_lat, 0.5), 2),
-        "mean_broker_ms": round(statistics.fmean(broker_lat), 3),
+        "repeats": args.repeats,
+        "in_process_tasks_per_s": _spread(local_tps),
+        "fleet_tasks_per_s": _spread(fleet_tps),
+        "throughput_ratio": _spread(ratios),
+        "in_process_p50_ms": _spread(local_p50),
+        "broker_p50_ms": _spread(broker_p50),
+        "broker_added_p50_ms": _spread(added_p50),
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+    if args.celery:
+        from _celery_bench import celery_figures
+
+        figures["celery"] = celery_figures(args.tasks, args.width, args.samples)
+        figures["vs_celery_throughput"] = round(
+            figures["fleet_tasks_per_s"]["median"] / figures["celery"]["tasks_per_s"], 2
+        )
     return figures
 
 
@@ -212,9 +258,14 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--width", type=int, default=100, help="gather max_concurrency")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=16, help="per worker")
-    parser.add_argument("--samples", type=int, default=300, help="latency samples")
+    parser.add_argument("--concurrency", type=int, default=32, help="per worker")
+    parser.add_argument("--samples", type=int, default=200, help="latency samples per repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions")
+    parser.add_argument(
+        "--celery", action="store_true", help="also run Celery (Redis broker) on the same body"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     return parser.parse_args()
 
@@ -222,6 +273,8 @@ def _parse() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = _parse()
     result = asyncio.run(main(arguments))
+    if not result["valid"]:
+        print(f"NOT A RESULT: {result['failed_runs']} runs failed: {result['first_failures']}")
     if arguments.json:
         print(json.dumps(result))
     else:

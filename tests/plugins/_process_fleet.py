@@ -72,8 +72,8 @@ async def _both_serve(
         await runtime.gather(doubler, [Number(n=-1 - i) for i in range(8)])
 
 
-class ProcessFleetScenarios:
-    """Fleet scenarios with worker processes. Provide the `broker_url` fixture."""
+class ProcessFleetFixtures:
+    """Worker processes, callers and fleet events on one broker. Provide `broker_url`."""
 
     start_timeout_s: ClassVar[float] = 60.0
     """How long a worker process may take to start consuming."""
@@ -173,6 +173,10 @@ class ProcessFleetScenarios:
         yield make
         for runtime in made:
             await runtime.aclose()
+
+
+class ProcessFleetScenarios(ProcessFleetFixtures):
+    """Fleet scenarios with worker processes. Provide the `broker_url` fixture."""
 
     async def test_two_worker_processes_serve_a_200_task_gather_in_order(
         self, start_worker: StartWorker, caller: Callable[..., AgentRuntime], executions: Any

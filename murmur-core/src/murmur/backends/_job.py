@@ -45,6 +45,7 @@ _SETTLED_MEMORY = 10_000
 _OP_TIMEOUT = 10.0
 _EPOCH_CHECK_S = 1.0
 _PUBLISH_BACKOFF_S = (0.05, 2.0)
+_PUBLISH_RETRY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -104,6 +105,8 @@ class JobBackend(Backend):
         fleet_events: Also re-emit fleet events (worker started / stopped / heartbeat / task
             rejected) on the runtime's emitter.
         client_id: This caller's reply channel (default: a fresh id).
+        publish_retry_s: How long a task publish the broker refuses (or that cannot reach
+            it) is retried with backoff before the run fails with `broker_error`.
     """
 
     name = "job"
@@ -116,8 +119,10 @@ class JobBackend(Backend):
         default_timeout_s: float = 900.0,
         fleet_events: bool = False,
         client_id: str | None = None,
+        publish_retry_s: float = _PUBLISH_RETRY_S,
     ) -> None:
         self.transport = transport
+        self.publish_retry_s = float(publish_retry_s)
         self.signer = EnvelopeSigner(signing_key)
         self.default_timeout_s = float(default_timeout_s)
         self.fleet_events = fleet_events
@@ -141,6 +146,12 @@ class JobBackend(Backend):
         self._watchdog: asyncio.Task[None] | None = None
         self._epoch: str | None = None
         self._started = False
+
+    @property
+    def pending(self) -> int:
+        """Runs waiting for a result plus background sends (cancels, republishes) in flight;
+        0 once a runtime is idle (nothing per run is left behind)."""
+        return len(self._waiting) + len(self._background)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -278,11 +289,12 @@ class JobBackend(Backend):
 
     async def _send(self, task_id: str, waiting: _Waiting) -> None:
         """Publish a task frame; a broker that refuses or cannot be reached is tried again
-        with backoff until the run's deadline (a broker restart is ridden out), then the
-        run fails with a typed, transient `SpawnError`."""
+        with backoff for up to `publish_retry_s` (never past the run's deadline), so a broker
+        restart is ridden out; then the run fails with a typed, transient `SpawnError`."""
         delay, longest = _PUBLISH_BACKOFF_S
+        give_up = min(waiting.deadline, time.time() + self.publish_retry_s)
         while True:
-            left = waiting.deadline - time.time()
+            left = give_up - time.time()
             try:
                 async with asyncio.timeout(max(0.001, min(_OP_TIMEOUT, left))):
                     await self.transport.publish_task(waiting.agent_name, waiting.data)
@@ -295,12 +307,13 @@ class JobBackend(Backend):
                 error = exc
             except Exception as exc:
                 error = exc
-            if time.time() + delay >= waiting.deadline:
+            if time.time() + delay >= give_up:
                 what = "timed out" if isinstance(error, TimeoutError) else f"failed: {error!r}"
                 raise SpawnError(
                     f"publishing task {task_id} of agent {waiting.agent_name!r} to "
-                    f"{self.transport.safe_url} {what}, and kept failing until the run's "
-                    "deadline; check that the broker is running and reachable",
+                    f"{self.transport.safe_url} {what}, and kept failing for "
+                    f"{self.publish_retry_s:g}s (or until the run's deadline); check that the "
+                    "broker is running and reachable",
                     code="broker_error",
                     details={
                         "transient": True,

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JOB_BACKEND_OPTIONS", "resolve_transport", "transport_backend_factory"]
 
-JOB_BACKEND_OPTIONS = frozenset({"signing_key", "default_timeout_s", "fleet_events", "client_id"})
+JOB_BACKEND_OPTIONS = frozenset(
+    {"signing_key", "default_timeout_s", "fleet_events", "client_id", "publish_retry_s"}
+)
 """Factory options that configure the `JobBackend`; every other option goes to the transport."""
 
 

@@ -114,7 +114,12 @@ class RedisTransport(Transport):
         return self._client
 
     def _connection_options(self) -> dict[str, Any]:
-        return {"socket_connect_timeout": _CONNECT_TIMEOUT_S, "socket_keepalive": True}
+        # Named connections: `CLIENT LIST` shows which murmur fleet holds which connection.
+        return {
+            "socket_connect_timeout": _CONNECT_TIMEOUT_S,
+            "socket_keepalive": True,
+            "client_name": f"murmur:{self.namespace}",
+        }
 
     async def connect(self) -> None:
         if self._client is not None:
