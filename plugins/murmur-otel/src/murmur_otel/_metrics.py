@@ -23,6 +23,8 @@ from murmur_otel._origin import Origin, origin_of
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
 
+    from murmur.core.context import ExecutionContext
+
 __all__ = ["OTelMetricsEmitter", "pydantic_ai_instrumented"]
 
 
@@ -154,13 +156,12 @@ class OTelMetricsEmitter:
 
     def record(self, event: RuntimeEvent) -> None:
         """The synchronous body of `emit`."""
-        origin, _ = origin_of(event)
+        origin, ctx = origin_of(event)
         if origin is not Origin.LOCAL:
             return
-        kind = event.event_type
-        handler = _HANDLERS.get(kind)
+        handler = _HANDLERS.get(event.event_type)
         if handler is not None:
-            handler(self, event)
+            handler(self, event, ctx)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -170,10 +171,9 @@ class OTelMetricsEmitter:
     def _agent(self, event: RuntimeEvent) -> dict[str, Any]:
         return {sc.AGENT_NAME: self._v(sc.AGENT_NAME, event.agent_name or "unknown")}
 
-    def _model_attributes(self, model: str | None) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
-            sc.PROVIDER_NAME: self._v(sc.PROVIDER_NAME, sc.provider_name(model))
-        }
+    def _model_attributes(self, model: str | None, ctx: ExecutionContext | None) -> dict[str, Any]:
+        provider = sc.provider_name(ctx.agent.model if ctx is not None else model)
+        attributes: dict[str, Any] = {sc.PROVIDER_NAME: self._v(sc.PROVIDER_NAME, provider)}
         name = sc.request_model(model)
         if name:
             attributes[sc.REQUEST_MODEL] = self._v(sc.REQUEST_MODEL, name)
@@ -181,20 +181,24 @@ class OTelMetricsEmitter:
 
     # -- handlers ---------------------------------------------------------------------
 
-    def _spawned(self, event: RuntimeEvent) -> None:
+    def _spawned(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         agent = self._agent(event)
         self.active.add(1, agent)
         if int(event.payload.get("depth") or 0) > 0:
             self.spawns.add(1, {**agent, "murmur.outcome": "started"})
 
-    def _completed(self, event: RuntimeEvent) -> None:
+    def _completed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
         agent = self._agent(event)
         self.active.add(-1, agent)
         self.runs.add(1, {**agent, "murmur.outcome": "ok"})
         seconds = float(payload.get("duration_ms") or 0.0) / 1000
         model = payload.get("model")
-        attributes = {**agent, sc.OPERATION_NAME: "invoke_agent", **self._model_attributes(model)}
+        attributes = {
+            **agent,
+            sc.OPERATION_NAME: "invoke_agent",
+            **self._model_attributes(model, ctx),
+        }
         if model and sc.REQUEST_MODEL in attributes:
             attributes[sc.RESPONSE_MODEL] = attributes[sc.REQUEST_MODEL]
         self.agent_duration.record(seconds, attributes)
@@ -208,7 +212,7 @@ class OTelMetricsEmitter:
                 if count:
                     self.token_usage.record(count, {**attributes, sc.TOKEN_TYPE: token_type})
 
-    def _failed(self, event: RuntimeEvent) -> None:
+    def _failed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
         agent = self._agent(event)
         code = self._v(sc.ERROR_TYPE, payload.get("code") or "error")
@@ -219,12 +223,12 @@ class OTelMetricsEmitter:
             **agent,
             sc.OPERATION_NAME: "invoke_agent",
             sc.ERROR_TYPE: code,
-            **self._model_attributes(payload.get("model")),
+            **self._model_attributes(payload.get("model"), ctx),
         }
         self.agent_duration.record(seconds, attributes)
         self.operation_duration.record(seconds, attributes)
 
-    def _tool_ended(self, event: RuntimeEvent) -> None:
+    def _tool_ended(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
         tool = self._v(sc.TOOL_NAME, payload.get("tool") or "tool")
         attributes: dict[str, Any] = {
@@ -243,24 +247,24 @@ class OTelMetricsEmitter:
             return
         self.tool_duration.record(float(payload.get("duration_ms") or 0.0) / 1000, attributes)
 
-    def _rejected(self, event: RuntimeEvent) -> None:
+    def _rejected(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         reason = self._v("murmur.reason", event.payload.get("reason") or "malformed")
         self.rejected_envelopes.add(1, {"murmur.reason": reason})
 
-    def _budget(self, event: RuntimeEvent) -> None:
+    def _budget(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         phase = self._v("murmur.phase", event.payload.get("phase") or "run")
         self.budget_hits.add(1, {**self._agent(event), "murmur.phase": phase})
 
-    def _refused(self, event: RuntimeEvent) -> None:
+    def _refused(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         reason = self._v("murmur.reason", event.payload.get("reason") or "refused")
         self.spawns.add(
             1, {**self._agent(event), "murmur.outcome": "refused", "murmur.reason": reason}
         )
 
-    def _retried(self, event: RuntimeEvent) -> None:
+    def _retried(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         self.retries.add(1, self._agent(event))
 
-    def _group_ended(self, event: RuntimeEvent) -> None:
+    def _group_ended(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
         group = self._v(sc.WORKFLOW_NAME, payload.get("group") or event.agent_name or "group")
         attributes: dict[str, Any] = {sc.WORKFLOW_NAME: group}
@@ -268,7 +272,7 @@ class OTelMetricsEmitter:
             attributes[sc.ERROR_TYPE] = self._v(sc.ERROR_TYPE, payload.get("code") or "error")
         self.workflow_duration.record(float(payload.get("duration_ms") or 0.0) / 1000, attributes)
 
-    def _heartbeat(self, event: RuntimeEvent) -> None:
+    def _heartbeat(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         consumer = event.payload.get("consumer_id")
         if not isinstance(consumer, str):
             return

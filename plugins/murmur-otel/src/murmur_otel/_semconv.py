@@ -88,17 +88,19 @@ PROVIDERS = {
 """PydanticAI model-string prefixes and the `gen_ai.provider.name` well-known value."""
 
 
-def provider_name(model: str | None) -> str:
-    """`gen_ai.provider.name` for a PydanticAI model name such as `"openai:gpt-5.2"`.
+def provider_name(model: object) -> str:
+    """`gen_ai.provider.name` for a PydanticAI model string (`"openai:gpt-5.2"`) or model.
 
-    A known prefix maps to the convention's well-known value; any other prefix is used as
-    is; a model with no prefix (`"test"`, a `FunctionModel`) is `"pydantic_ai"`.
+    A known provider maps to the convention's well-known value, any other is used as is
+    (a model object's `system`: `"function"` for a `FunctionModel`); a model string with no
+    provider prefix (`"test"`) is `"pydantic_ai"`.
     """
-    if not model:
-        return "pydantic_ai"
-    prefix, sep, _ = model.partition(":")
-    if not sep:
-        return "pydantic_ai"
+    if isinstance(model, str) or model is None:
+        prefix, sep, _ = (model or "").partition(":")
+        if not sep:
+            return "pydantic_ai"
+    else:
+        prefix = str(getattr(model, "system", None) or "pydantic_ai")
     return PROVIDERS.get(prefix, prefix)
 
 

@@ -110,7 +110,7 @@ class OTelTraceEmitter:
         model = event.payload.get("model") or ctx.agent.model_name
         attributes: dict[str, Any] = {
             sc.OPERATION_NAME: "invoke_agent",
-            sc.PROVIDER_NAME: sc.provider_name(model),
+            sc.PROVIDER_NAME: sc.provider_name(ctx.agent.model),
             sc.AGENT_NAME: ctx.agent.name,
             _OPENINFERENCE_KIND: "AGENT",
             "murmur.backend": ctx.backend,
