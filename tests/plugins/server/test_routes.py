@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -270,7 +271,8 @@ async def test_usage_is_grouped_and_bounded_in_time(http: httpx.AsyncClient) -> 
     assert [r["key"] for r in flat["rows"]] == [None]
     past = (await http.get("/usage", params={"until": "2001-01-01T00:00:00"})).json()
     assert (past["rows"], past["total"]["runs"]) == ([], 0)
-    recent = (await http.get("/usage", params={"since": time.time() - 600})).json()
+    since = datetime.fromtimestamp(time.time() - 600, UTC).isoformat()
+    recent = (await http.get("/usage", params={"since": since})).json()
     assert recent["total"]["runs"] == 3
 
 

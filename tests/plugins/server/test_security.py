@@ -27,8 +27,14 @@ from murmur.hookspecs import hookimpl
 from ._agents import TOKEN
 
 
-async def test_every_route_but_healthz_requires_the_token(server: BackgroundServer) -> None:
+async def test_every_route_but_healthz_requires_the_token(runtime: AgentRuntime) -> None:
     """Without the right bearer token every route (docs included) is a typed 401."""
+    app = create_app(runtime, token=TOKEN, max_auth_failures=10_000)
+    async with BackgroundServer(app) as server:
+        await _every_route_needs_the_token(server)
+
+
+async def _every_route_needs_the_token(server: BackgroundServer) -> None:
     paths = [
         "/agents",
         "/groups",
@@ -92,7 +98,16 @@ def test_binding_beyond_loopback_requires_a_token() -> None:
         with pytest.raises(MurmurError) as caught:
             require_token_for_host(host, None)
         assert caught.value.code == "token_required"
-        require_token_for_host(host, "s3cret")
+        require_token_for_host(host, "a-token-of-16-ch")
+        with pytest.raises(MurmurError) as short:
+            require_token_for_host(host, "a-token-of-15-c")
+        assert short.value.code == "token_too_short"
+        assert "guess a short token" in short.value.message
+    require_token_for_host("127.0.0.1", "x")  # loopback: any token
+    for bad in (" padded", "trailing ", "new\nline", "tab\tinside"):
+        with pytest.raises(MurmurError) as caught:
+            require_token_for_host("127.0.0.1", bad)
+        assert caught.value.code == "token_invalid"
 
 
 def test_murmur_serve_refuses_a_public_address_without_a_token() -> None:

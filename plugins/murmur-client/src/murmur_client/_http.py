@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncGenerator, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -72,9 +73,9 @@ class MurmurClient(RuntimeClient):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         token = token if token is not None else os.environ.get(TOKEN_ENV_VAR) or None
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers: dict[bytes, bytes] = {b"Accept": b"application/json"}
+        if token:  # UTF-8, as the server compares it: a non-ASCII token works
+            headers[b"Authorization"] = f"Bearer {token}".encode()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.stream_read_timeout = stream_read_timeout
@@ -256,12 +257,12 @@ class MurmurClient(RuntimeClient):
         until: TimeBound = None,
     ) -> UsageReport:
         """`GET /usage`."""
-        params = {"group_by": str(group_by), "since": timestamp(since), "until": timestamp(until)}
+        params = {"group_by": str(group_by), "since": _iso(since), "until": _iso(until)}
         return UsageReport.model_validate(await self._call("GET", "usage", params=params))
 
     async def tools(self, *, since: TimeBound = None, until: TimeBound = None) -> ToolsReport:
         """`GET /tools`."""
-        params = {"since": timestamp(since), "until": timestamp(until)}
+        params = {"since": _iso(since), "until": _iso(until)}
         return ToolsReport.model_validate(await self._call("GET", "tools", params=params))
 
     async def health(self) -> Health:
@@ -345,6 +346,12 @@ class MurmurClient(RuntimeClient):
                 on_state("disconnected")
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_reconnect_delay)
+
+
+def _iso(bound: TimeBound) -> str | None:
+    """A time bound as the ISO 8601 UTC date-time the API takes."""
+    seconds = timestamp(bound)
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _seg(value: str) -> str:

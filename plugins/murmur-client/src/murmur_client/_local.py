@@ -47,7 +47,7 @@ from murmur_client._records import (
 )
 from murmur_client._rollups import tool_stats, usage_rows
 from murmur_client._runner import BackgroundRunner
-from murmur_client._stream import stream_events
+from murmur_client._stream import check_resume, stream_events
 
 if TYPE_CHECKING:
     from murmur.runtime import AgentRuntime
@@ -457,6 +457,15 @@ class LocalClient(RuntimeClient):
                 yield event
         finally:
             await stream.aclose()
+
+    async def check_resume(self, last_event_id: str) -> None:
+        """Raise the error `events(last_event_id=...)` would start with, before streaming.
+
+        Raises:
+            MurmurError: `event_not_found` (the store holds no such event) or
+                `resume_too_old` (more than `MAX_REPLAY` events were stored after it).
+        """
+        await check_resume(self._state.stores.events, self._store, last_event_id)
 
     async def aclose(self) -> None:
         """Nothing to release: the runtime and its background runs belong to the caller."""

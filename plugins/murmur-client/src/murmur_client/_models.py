@@ -9,11 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from murmur.core.errors import MurmurError, error_from_dict
 from murmur.runs import RunStatus
 from murmur.types import TrustLevel
+from murmur_client._json import MAX_JSON_DEPTH, json_problem
 
 __all__ = [
     "RUN_ID_PATTERN",
@@ -110,8 +111,22 @@ class GroupInfo(BaseModel):
     output_schema: dict[str, Any] | None = None
 
 
+_JSON_RULES = (
+    f"JSON nested at most {MAX_JSON_DEPTH} levels, with finite numbers and Unicode text "
+    "(no NaN / Infinity, no lone surrogates)."
+)
+
+
 class _StartBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("input", "inputs", "metadata", check_fields=False)
+    @classmethod
+    def _json_only(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = json_problem(value, str(info.field_name))
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     run_id: str | None = Field(
         default=None,
@@ -120,7 +135,8 @@ class _StartBase(BaseModel):
         "with an id that exists returns the existing run: the id is an idempotency key.",
     )
     metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Free-form annotations carried into events and stores."
+        default_factory=dict,
+        description="Free-form annotations carried into events and stores. " + _JSON_RULES,
     )
     token_budget: int | None = Field(
         default=None, ge=1, le=10**12, description="A token ceiling for this run (and its spawns)."
@@ -131,14 +147,18 @@ class StartRunRequest(_StartBase):
     """Start one agent on one input."""
 
     agent: str = Field(min_length=1, max_length=_MAX_NAME, description="A registered agent.")
-    input: Any = Field(default=None, description="The task input (validated by input_schema).")
+    input: Any = Field(
+        default=None, description="The task input (validated by input_schema). " + _JSON_RULES
+    )
 
 
 class StartGatherRequest(_StartBase):
     """Start one agent on many inputs, at most `max_concurrency` at once."""
 
     agent: str = Field(min_length=1, max_length=_MAX_NAME)
-    inputs: list[Any] = Field(max_length=_MAX_GATHER, description="One task per input, in order.")
+    inputs: list[Any] = Field(
+        max_length=_MAX_GATHER, description="One task per input, in order. " + _JSON_RULES
+    )
     max_concurrency: int | None = Field(default=None, ge=1, le=1024)
 
 
@@ -146,7 +166,7 @@ class StartGroupRequest(_StartBase):
     """Start a registered agent group on one input."""
 
     group: str = Field(min_length=1, max_length=_MAX_NAME)
-    input: Any = None
+    input: Any = Field(default=None, description="The group's input. " + _JSON_RULES)
 
 
 class RunProgress(BaseModel):

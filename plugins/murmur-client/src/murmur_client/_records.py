@@ -12,6 +12,7 @@ from pydantic_core import to_jsonable_python
 from murmur.core.errors import MurmurError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import RunRecord, RunStore
+from murmur_client._json import MAX_JSON_DEPTH
 from murmur_client._models import (
     ErrorInfo,
     RunInfo,
@@ -48,10 +49,22 @@ def gather_children(record: RunRecord) -> list[str]:
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-safe form of an input or output (models dumped, unknown objects as repr)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return to_jsonable_python(value, fallback=repr)
+    """A JSON-safe form of an input or output (models dumped, unknown objects as repr).
+
+    Raises:
+        MurmurError: code `input_invalid` when `value` cannot be converted (nested too
+            deeply for the serializer, or a model that fails to dump).
+    """
+    try:
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json")
+        return to_jsonable_python(value, fallback=repr)
+    except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
+        raise MurmurError(
+            f"the value cannot be converted to JSON: {str(exc)[:200]}; send JSON nested at "
+            f"most {MAX_JSON_DEPTH} levels deep",
+            code="input_invalid",
+        ) from None
 
 
 def not_found(run_id: str) -> MurmurError:

@@ -11,6 +11,7 @@ from murmur.core.errors import AllAgentsFailedError, MurmurError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import RunRecord, RunStatus
 from murmur.types import AgentResult, TaskSpec
+from murmur_client._json import check_json
 from murmur_client._records import cancelled_error, jsonable
 
 if TYPE_CHECKING:
@@ -52,6 +53,12 @@ class BackgroundRunner:
         one a concurrent start with the same id reserved first (`work` is then dropped).
         """
         tasks, reserved = self._state.tasks, self._state.reserved
+        try:  # nothing a store cannot encode, or would read back changed, is recorded
+            check_json(record.input, "input")
+            check_json(jsonable(record.metadata), "metadata")
+        except MurmurError:
+            work.close()
+            raise
         earlier = reserved.get(record.run_id)
         if earlier is not None:  # checked and reserved with no await in between
             work.close()

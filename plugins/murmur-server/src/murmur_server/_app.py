@@ -7,18 +7,18 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from murmur_client import LocalClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from murmur import __version__
 from murmur.core.errors import MurmurError
-from murmur_server._errors import error_response, validation_error
+from murmur_server._errors import error_response, http_error, validation_error
+from murmur_server._middleware import BearerAuthMiddleware, BodyLimitMiddleware
 from murmur_server._routes import create_router
-from murmur_server._security import BearerAuthMiddleware, BodyLimitMiddleware
+from murmur_server._security import AuthGuard
 
 if TYPE_CHECKING:
     from murmur.runtime import AgentRuntime
@@ -46,6 +46,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ping_interval: float = 10.0,
     max_background_runs: int = 1000,
+    max_auth_failures: int = 10,
+    auth_failure_window: float = 60.0,
     plugin_routes: bool = True,
     title: str = "murmur",
 ) -> FastAPI:
@@ -66,6 +68,10 @@ def create_app(
         max_body_bytes: larger request bodies get 413.
         ping_interval: seconds between keep-alive comments on `/events/stream`.
         max_background_runs: runs that may execute at once; more get 429.
+        max_auth_failures: wrong tokens a client (by address) may send within
+            `auth_failure_window` seconds; then every request it sends is 429 until the
+            oldest failure is that old.
+        auth_failure_window: seconds a wrong token counts against its client.
         plugin_routes: call every plugin's `murmur_server_routes(app)` hook.
         title: the OpenAPI title.
     """
@@ -90,8 +96,9 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     if token:
+        guard = AuthGuard(token, max_failures=max_auth_failures, window=auth_failure_window)
         app.add_middleware(
-            BearerAuthMiddleware, token=token, open_paths=frozenset({f"{prefix}/healthz"})
+            BearerAuthMiddleware, guard=guard, open_paths=frozenset({f"{prefix}/healthz"})
         )
     if cors_origins:
         app.add_middleware(
@@ -106,31 +113,19 @@ def create_app(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        status = getattr(exc, "status_code", 500)
-        if status == 404:
-            error = MurmurError(
-                f"no route {request.method} {request.url.path}; see /docs for the API",
-                code="no_route",
-            )
-        elif status == 405:
-            error = MurmurError(
-                f"{request.method} is not allowed on {request.url.path}; see /docs",
-                code="method_not_allowed",
-            )
-        else:
-            error = MurmurError(str(getattr(exc, "detail", exc)), code=f"http_{status}")
-        return error_response(error, status)
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(http_error(exc, request))
 
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error(exc), 422)
+        return error_response(validation_error(exc))
 
-    async def on_murmur_error(request: Request, exc: Exception) -> JSONResponse:
+    async def on_murmur_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, MurmurError)
         return error_response(exc)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled server error", path=request.url.path, error=repr(exc))
         error = MurmurError(
             "internal server error; the server log has the details", code="internal"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,11 +31,12 @@ from murmur_client import (
     UsageGroupBy,
     UsageReport,
 )
+from pydantic import BeforeValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from murmur.events import EventType
 from murmur_server._errors import MurmurRoute
-from murmur_server._security import token_matches, unauthorized
+from murmur_server._security import AuthGuard
 
 if TYPE_CHECKING:
     from murmur.runtime import AgentRuntime
@@ -44,16 +46,46 @@ __all__ = ["create_router"]
 RunId = Annotated[str, Path(min_length=1, max_length=128, description="The run id.")]
 Name = Annotated[str | None, Query(min_length=1, max_length=200)]
 TraceId = Annotated[str | None, Query(min_length=1, max_length=128)]
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso8601(value: Any) -> Any:
+    """Only ISO 8601 text: pydantic would also read a bare number as Unix seconds."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError(
+            "expected an ISO 8601 date-time such as 2026-01-01T00:00:00Z, not a number"
+        )
+    return value
+
+
 Since = Annotated[
-    datetime | None, Query(description="Start of the time range (ISO 8601 or Unix seconds).")
+    datetime | None,
+    BeforeValidator(_iso8601),
+    Query(description="Start of the time range (ISO 8601 date-time; naive is UTC)."),
 ]
 Until = Annotated[
-    datetime | None, Query(description="End of the time range (ISO 8601 or Unix seconds).")
+    datetime | None,
+    BeforeValidator(_iso8601),
+    Query(description="End of the time range (ISO 8601 date-time; naive is UTC)."),
 ]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     422: {"model": ErrorResponse, "description": "Invalid request."},
+    429: {
+        "model": ErrorResponse,
+        "description": "Too many wrong tokens from this client lately "
+        "(`too_many_auth_failures`; see `Retry-After`).",
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": "The run/event store or the broker is failing (`store_*`, `broker_*`; "
+        "`Retry-After` when retrying may help).",
+    },
+    504: {
+        "model": ErrorResponse,
+        "description": "The store did not answer in time (`store_timeout`).",
+    },
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such run, agent or group."}
@@ -70,11 +102,13 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def _auth(token: str | None) -> list[Any]:
     if not token:
         return []
+    guard = AuthGuard(token)
 
     async def check(request: Request, credentials: Credentials) -> None:
         header = request.headers.get("authorization")
-        if credentials is None or not token_matches(header, token):
-            raise unauthorized()
+        error = guard.check(header, request.client.host if request.client else "unknown")
+        if error is not None:
+            raise error
 
     return [Depends(check)]
 
@@ -146,7 +180,11 @@ def create_router(
     started = {
         **_NOT_FOUND,
         **_CONFLICT,
-        429: {"model": ErrorResponse, "description": "Too many runs."},
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many runs executing (`too_many_runs`), or too many wrong tokens "
+            "(`too_many_auth_failures`); see `Retry-After`.",
+        },
     }
 
     @router.post(
@@ -278,11 +316,19 @@ def create_router(
         summary="Live events (SSE)",
         response_class=EventSourceResponse,
         responses={
+            404: {
+                "model": ErrorResponse,
+                "description": "No stored event with the resume id (`event_not_found`).",
+            },
+            410: {
+                "model": ErrorResponse,
+                "description": "The resume point is too far behind (`resume_too_old`).",
+            },
             200: {
                 "description": "A `text/event-stream`: one `RuntimeEvent` JSON per `data:` "
                 "line, its id in `id:`; keep-alive comments in between.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            }
+            },
         },
     )
     async def stream_events(
@@ -295,12 +341,17 @@ def create_router(
             Query(max_length=128, description="Resume after this event id (as Last-Event-ID)."),
         ] = None,
     ) -> Any:
-        """Live `RuntimeEvent`s. `Last-Event-ID` replays the stored events after that id
-        first; `trace_id` follows a run tree, starting with the events it already emitted."""
+        """Live `RuntimeEvent`s. `Last-Event-ID` (or `after`) replays the stored events
+        after that id first: 404 `event_not_found` when the store does not hold it, 410
+        `resume_too_old` when more than 10,000 events were stored after it. `trace_id`
+        follows a run tree, starting with the events it already emitted."""
+        resume = last_event_id or after
+        if resume is not None:
+            await local.check_resume(resume)
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
             async for event in local.events(
-                agent=agent, trace_id=trace_id, types=type, last_event_id=last_event_id or after
+                agent=agent, trace_id=trace_id, types=type, last_event_id=resume
             ):
                 yield ServerSentEvent(data=event.to_json(), id=event.id)
 
