@@ -46,6 +46,7 @@ _OP_TIMEOUT = 10.0
 _EPOCH_CHECK_S = 1.0
 _PUBLISH_BACKOFF_S = (0.05, 2.0)
 _PUBLISH_RETRY_S = 30.0
+_DIAGNOSIS_MARGIN_S = 0.02
 
 
 @dataclass(slots=True)
@@ -221,7 +222,9 @@ class JobBackend(Backend):
             await self.start(ctx.runtime)
         task_id = ctx.task.id
         deadline = ctx.extra.get("deadline") or time.time() + self.default_timeout_s
-        timeout = max(0.0, deadline - time.time())
+        # Give up a moment before the run's own timeout fires, so the caller gets this
+        # backend's diagnosis (which broker, which command serves the agent).
+        timeout = max(0.0, deadline - time.time() - _DIAGNOSIS_MARGIN_S)
         waiting = self._waiting.get(task_id)
         if waiting is not None and not waiting.future.done():
             waiting.waiters += 1  # the same task id, concurrently: idempotent, join it
@@ -245,7 +248,7 @@ class JobBackend(Backend):
             self._abandon(task_id, waiting)
             raise BudgetExceededError(
                 f"no result for task {task_id} of agent {ctx.agent.name!r} within "
-                f"{timeout:g}s: is a worker consuming {ctx.agent.name!r} on "
+                f"{timeout + _DIAGNOSIS_MARGIN_S:.3g}s: is a worker consuming {ctx.agent.name!r} on "
                 f"{self.transport.safe_url}? (murmur worker start --agents {ctx.agent.name} "
                 f"--broker ...); set RuntimeOptions(timeout_seconds=...) to wait longer",
                 code="timeout",
@@ -303,9 +306,19 @@ class JobBackend(Backend):
                 if not exc.details.get("transient"):
                     raise
                 error: BaseException = exc
-            except TimeoutError as exc:
-                error = exc
             except Exception as exc:
+                if not self.transport.transient(exc):
+                    raise SpawnError(
+                        f"{self.transport.safe_url} refused task {task_id} of agent "
+                        f"{waiting.agent_name!r}: {type(exc).__name__}: {exc}",
+                        code="broker_error",
+                        details={
+                            "transient": False,
+                            "task_id": task_id,
+                            "broker": self.transport.safe_url,
+                            "exception": type(exc).__name__,
+                        },
+                    ) from exc
                 error = exc
             if time.time() + delay >= give_up:
                 what = "timed out" if isinstance(error, TimeoutError) else f"failed: {error!r}"

@@ -39,6 +39,15 @@ __all__ = [
 ]
 
 DEFAULT_NAMESPACE = "murmur"
+_TRANSIENT_WORDS = (
+    "Connection",
+    "Timeout",
+    "NoServers",
+    "Closed",
+    "Disconnected",
+    "Unavailable",
+    "InvalidState",
+)
 
 
 @dataclass(slots=True)
@@ -307,18 +316,35 @@ class Transport(ABC):
         """
         return None
 
+    def transient(self, exc: BaseException) -> bool:
+        """True when `exc` from a broker call is worth retrying (the broker is down,
+        restarting or unreachable); False when the broker refused the request.
+
+        The default recognises timeouts, OS-level connection errors and client exceptions
+        named like connection failures; a transport overrides it for its client's errors.
+        """
+        if isinstance(exc, TimeoutError | ConnectionError | OSError):
+            return True
+        details = getattr(exc, "details", None)
+        if isinstance(details, dict) and "transient" in details:
+            return bool(details["transient"])
+        names = " ".join(cls.__name__ for cls in type(exc).__mro__)
+        return any(word in names for word in _TRANSIENT_WORDS)
+
     @property
     def safe_url(self) -> str:
         """The broker URL with any password replaced by `***` (for messages and logs)."""
         return redact_url(self.url)
 
-    def unreachable(self, exc: BaseException | None = None) -> SpawnError:
-        """The typed error for a broker that cannot be reached (transient)."""
-        cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    def unreachable(self, exc: BaseException | None = None, *, hint: str = "") -> SpawnError:
+        """The typed error for a broker that cannot be reached (transient); `hint` says
+        what to start (e.g. "start nats-server with JetStream (-js)")."""
+        cause = f" ({type(exc).__name__}: {redact_text(str(exc), self.url)})" if exc else ""
+        todo = f"{hint} or fix the URL" if hint else "check that it is running and the URL"
         return SpawnError(
-            f"cannot reach the broker at {self.safe_url}{cause}; check that it is running and "
-            "the URL is right (runs failed with this error can be retried)",
-            code="broker_unreachable",
+            f"cannot reach the broker at {self.safe_url}{cause}; {todo} (runs that failed "
+            "with this error can be retried)",
+            code="broker_unavailable",
             details={"transient": True, "broker": self.safe_url},
         )
 
@@ -330,6 +356,15 @@ class Transport(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.safe_url!r}, namespace={self.namespace!r})"
+
+
+def redact_text(text: str, url: str) -> str:
+    """`text` with the password of `url` (if any) replaced by `***` wherever it appears."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text
+    return text.replace(password, "***") if password else text
 
 
 def redact_url(url: str) -> str:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaTransport"]
 
+_CONNECT_TIMEOUT = 5.0
 _OP_TIMEOUT = 10.0
 _LOGGER = logging.getLogger("murmur.kafka.librdkafka")
 _INT_OPTIONS = {
@@ -171,15 +172,13 @@ class KafkaTransport(Transport):
 
             admin = AdminClient(self._client_config())
             try:
+                # Shorter than the callers' own connect bound, so this typed error wins.
                 await asyncio.wait_for(
-                    asyncio.to_thread(admin.list_topics, timeout=_OP_TIMEOUT), _OP_TIMEOUT + 1
+                    asyncio.to_thread(admin.list_topics, timeout=_CONNECT_TIMEOUT),
+                    _CONNECT_TIMEOUT + 1,
                 )
             except Exception as exc:
-                raise SpawnError(
-                    f"cannot reach Kafka at {self.bootstrap_servers} ({exc!r}); start the "
-                    "cluster or fix the broker URL (kafka://host:9092[,host:9092])",
-                    code="broker_unavailable",
-                ) from exc
+                raise self.unreachable(exc, hint='start the Kafka cluster') from exc
             broker = KafkaBroker(
                 self.bootstrap_servers,
                 client_id=f"murmur-{self.namespace}",

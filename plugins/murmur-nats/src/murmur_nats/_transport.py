@@ -146,11 +146,7 @@ class NatsTransport(Transport):
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await broker.stop()
-                raise SpawnError(
-                    f"cannot connect to NATS at {', '.join(self.servers)} ({exc!r}); start "
-                    "nats-server with JetStream (`nats-server -js`) or fix the broker URL",
-                    code="broker_unavailable",
-                ) from exc
+                raise self.unreachable(exc, hint="start nats-server with JetStream (-js)") from exc
             self._broker = broker
             self._js = broker.connection.jetstream(timeout=_OP_TIMEOUT)
 

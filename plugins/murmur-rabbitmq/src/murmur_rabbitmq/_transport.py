@@ -142,12 +142,7 @@ class RabbitTransport(Transport):
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await broker.stop()
-                host = urlsplit(self.amqp_url).hostname
-                raise SpawnError(
-                    f"cannot connect to RabbitMQ at {host} ({exc!r}); start RabbitMQ or fix "
-                    "the broker URL (amqp://user:password@host:5672/vhost)",
-                    code="broker_unavailable",
-                ) from exc
+                raise self.unreachable(exc, hint="start RabbitMQ") from exc
             self._broker = broker
             self._connection = connection
 
