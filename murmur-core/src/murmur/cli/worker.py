@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-__all__ = ["load_app_agents", "worker_group"]
+__all__ = ["load_app_agents", "resolve_emitters", "worker_group"]
 
 
 @click.group(name="worker")
@@ -85,6 +85,21 @@ def load_app_agents(spec: str) -> tuple[dict[str, Any], Any]:
     return found, None
 
 
+def resolve_emitters(names: Iterable[str]) -> list[Any]:
+    """The emitters named on the command line (`--emitter otel`), through the plugin host.
+
+    Raises:
+        RegistryError: An unknown name, with the distribution to install when known.
+    """
+    names = list(names)
+    if not names:
+        return []
+    from murmur.plugins import PluginHost
+
+    host = PluginHost()
+    return [host.resolve_emitter(name) for name in names]
+
+
 def _spec_agents(path: str) -> dict[str, Any]:
     try:
         from murmur.registry import load_specs
@@ -133,6 +148,14 @@ def _spec_agents(path: str) -> dict[str, Any]:
     show_default=True,
     help="Log every event through structlog (fleet relays happen either way).",
 )
+@click.option(
+    "--emitter",
+    "emitter_names",
+    multiple=True,
+    envvar="MURMUR_EMITTER",
+    help="Also send events to this emitter plugin, e.g. otel (pip install murmur-otel); "
+    "repeat for several. Env MURMUR_EMITTER.",
+)
 @click.option("--heartbeat-interval", default=10.0, show_default=True, help="Seconds.")
 @click.option(
     "--reclaim-min-idle-ms",
@@ -155,6 +178,7 @@ def start_command(
     signing_keys: tuple[str, ...],
     consumer_id: str | None,
     log_events: bool,
+    emitter_names: tuple[str, ...],
     heartbeat_interval: float,
     reclaim_min_idle_ms: int,
     stop_timeout: float,
@@ -182,11 +206,17 @@ def start_command(
             f"{', '.join(sorted(available)) or 'none'})"
         )
     from murmur.core.errors import MurmurError
-    from murmur.events import LogEventEmitter, NullEventEmitter
+    from murmur.events import LogEventEmitter, MultiEventEmitter, NullEventEmitter
     from murmur.worker import Worker
 
     keys = [k for k in signing_keys if k] or None
     try:
+        extra = resolve_emitters(_split(emitter_names))
+        emitter: Any = LogEventEmitter() if log_events else NullEventEmitter()
+        if extra:
+            emitter = MultiEventEmitter([emitter, *extra])
+            if runtime is not None:  # the --app runtime keeps its own emitter, and adds these
+                runtime.event_emitter = MultiEventEmitter([runtime.event_emitter, *extra])
         worker = Worker(
             broker,
             {name: available[name] for name in wanted},
@@ -196,7 +226,7 @@ def start_command(
             reclaim_min_idle_ms=reclaim_min_idle_ms,
             consumer_id=consumer_id,
             runtime=runtime,
-            event_emitter=LogEventEmitter() if log_events else NullEventEmitter(),
+            event_emitter=emitter,
             stop_timeout=stop_timeout,
         )
     except MurmurError as exc:

@@ -36,6 +36,7 @@ class ServeOptions:
     prefix: str = ""
     max_body_bytes: int = 1_048_576
     log_level: str = "info"
+    emitters: tuple[str, ...] = ()
     groups: list[Any] = field(default_factory=list)
 
 
@@ -113,6 +114,16 @@ def build_runtime(options: ServeOptions) -> AgentRuntime:
             )
     if runtime is None:
         runtime = AgentRuntime(broker=options.broker, store=options.store or "memory://")
+    if options.emitters:
+        from murmur.cli.worker import resolve_emitters
+        from murmur.core.errors import MurmurError
+        from murmur.events import MultiEventEmitter
+
+        try:
+            extra = resolve_emitters(options.emitters)
+        except MurmurError as exc:
+            raise click.UsageError(f"--emitter: {exc}") from None
+        runtime.event_emitter = MultiEventEmitter([runtime.event_emitter, *extra])
     for agent in agents:
         runtime.register(agent, replace=True)
     if options.specs:

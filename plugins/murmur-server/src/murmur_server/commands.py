@@ -57,6 +57,13 @@ _EVENT_TYPES = [
 @click.option("--prefix", default="", help="Mount the API under this path, e.g. /api.")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(1024))
 @click.option(
+    "--emitter",
+    "emitters",
+    multiple=True,
+    envvar="MURMUR_EMITTER",
+    help="Also send events to this emitter plugin, e.g. otel (pip install murmur-otel).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -73,6 +80,7 @@ def serve_command(
     cors_origins: tuple[str, ...],
     prefix: str,
     max_body_bytes: int,
+    emitters: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the runtime over HTTP: REST, a live SSE event stream, stats."""
@@ -91,6 +99,7 @@ def serve_command(
             prefix=prefix.rstrip("/"),
             max_body_bytes=max_body_bytes,
             log_level=log_level,
+            emitters=tuple(e.strip() for v in emitters for e in v.split(",") if e.strip()),
         )
     )
 
