@@ -157,31 +157,34 @@ def encode_frame(body: dict[str, Any]) -> bytes:
         ) from None
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def decode_frame(data: object) -> dict[str, Any] | None:
     """Parse one frame; None when it is not a JSON object made of valid Unicode.
 
-    Total: whatever the bytes (invalid UTF-8, nesting deep enough to exhaust the parser's
-    recursion, a lone surrogate escape such as `"\\ud800"` that no encoder can write back,
-    not bytes at all), the answer is a dict or None, never an exception, so every reader of
-    a broker channel can treat garbage as one more rejected frame.
+    Total: whatever the bytes (invalid UTF-8, UTF-8-encoded surrogates, nesting deep enough
+    to exhaust the parser's recursion, a lone surrogate escape such as `"\\ud800"` that no
+    encoder can write back, not bytes at all), the answer is a dict or None, never an
+    exception, so every reader of a broker channel can treat garbage as one more rejected
+    frame.
     """
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogatepass")
-    if not isinstance(data, bytes | bytearray | memoryview):
-        return None
-    raw = bytes(data)
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        if isinstance(data, bytes | bytearray | memoryview):
+            text = bytes(data).decode("utf-8")  # strict: json.loads would let surrogates in
+        elif isinstance(data, str):
+            text = data
+            text.encode("utf-8")  # a str holding a lone surrogate is not valid Unicode
+        else:
+            return None
+        body = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return None
     if not isinstance(body, dict):
         return None
-    if _SURROGATE_ESCAPE.search(raw):  # a surrogate pair is fine, a lone half is not
+    if _SURROGATE_ESCAPE.search(text):  # a surrogate pair is fine, a lone half is not
         try:
-            json.dumps(body, ensure_ascii=False).encode()
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):
             return None
     return body
