@@ -32,9 +32,12 @@ class TestRedisHostileQueue(HostileQueueContract):
         """A stream entry written with raw XADD and no `d` field is rejected and counted."""
         bed = await Bed.open(broker_url, self)
         try:
+            from murmur_redis import RedisTransport
+
             transport = await bed.raw()
-            client = transport.client  # type: ignore[attr-defined]
-            await client.xadd(transport.name("tasks", bed.agent.name), {"x": b"no payload"})
+            assert isinstance(transport, RedisTransport)
+            stream = transport.name("tasks", bed.agent.name)
+            await transport.client.xadd(stream, {"x": b"no payload"})
             bed.garbage += 1
             await bed.run_valid(self)
             await bed.drained(self)
