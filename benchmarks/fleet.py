@@ -230,6 +230,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     if args.celery:
+        sys.path.insert(0, str(HERE))
         from _celery_bench import celery_figures
 
         figures["celery"] = celery_figures(args.tasks, args.width, args.samples)
