@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -12,7 +13,8 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from murmur_server import create_app
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -54,10 +56,7 @@ def live_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(15)
-    print(
-        f"\nschemathesis: {sum(CASES.values())} cases over {len(CASES)} operations, no 5xx",
-        file=sys.stderr,
-    )
+    print(f"\nfuzzed: {sum(CASES.values())} requests, no 5xx: {dict(CASES)}", file=sys.stderr)
 
 
 @schema.parametrize()
@@ -109,3 +108,78 @@ def test_the_schema_documents_every_route() -> None:
         "/tools",
     }
     assert httpx is not None
+
+
+_TEXT = st.text(
+    st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "\ud83d"]),
+    max_size=12,
+)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _TEXT
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=24,
+)
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A start request whose input / metadata may hold surrogates, NaN, deep nesting,
+    megabytes of padding, or broken JSON."""
+    depth = draw(st.sampled_from([0, 0, 1, 63, 64, 65, 255, 256, 1000, 5000]))
+    value = json.dumps(draw(_VALUES), allow_nan=True)
+    value = "[" * depth + value + "]" * depth  # nested as text: json.dumps would recurse
+    padding = draw(st.sampled_from([0, 0, 0, 1000, 1_048_000, 1_100_000, 3_000_000]))
+    metadata = draw(st.dictionaries(_TEXT, _VALUES, max_size=3))
+    if padding:
+        metadata["pad"] = "x" * padding
+    path = draw(st.sampled_from(["/runs", "/runs/gather", "/runs/group"]))
+    meta = json.dumps(metadata, allow_nan=True)  # \ud800 escapes, NaN literals
+    if path == "/runs/gather":
+        other = json.dumps(draw(_VALUES), allow_nan=True)
+        text = f'{{"agent": "echo", "inputs": [{value}, {other}], "metadata": {meta}}}'
+    elif path == "/runs/group":
+        text = f'{{"group": "pipeline", "input": {value}, "metadata": {meta}}}'
+    else:
+        text = f'{{"agent": "echo", "input": {value}, "metadata": {meta}}}'
+    raw = text.encode()
+    cut = draw(st.sampled_from([None, None, None, 1, 7, -1, -3]))
+    if cut is not None:
+        raw = raw[:cut]
+    if draw(st.booleans()) and draw(st.booleans()):
+        raw = raw.replace(b"\\ud800", b"\xed\xa0\x80")  # an encoded surrogate: not UTF-8
+    return path, raw
+
+
+@given(request=hostile_requests())
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+    derandomize=True,
+)
+def test_hostile_bodies_get_a_typed_answer_on_a_live_connection(
+    request: tuple[str, bytes], live_url: str
+) -> None:
+    """Generated bodies with lone surrogates, NaN / Infinity, deep nesting, megabytes or
+    broken JSON: 202, or a typed 4xx; never a 5xx, never a dropped connection."""
+    path, raw = request
+    with httpx.Client(base_url=live_url, headers=AUTH, timeout=60) as http:
+        response = http.post(path, content=raw, headers={"Content-Type": "application/json"})
+        CASES[f"hostile POST {path} -> {response.status_code}"] += 1
+        assert response.status_code < 500, response.text[:300]
+        if response.status_code >= 400:
+            error = json.loads(response.content.decode("utf-8"))["error"]
+            assert error["code"]
+            assert error["message"]
+        else:
+            assert response.status_code == 202, response.text[:300]
+        assert response.headers.get("connection") != "close"
+        assert http.get("/healthz").status_code == 200  # the same connection

@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from murmur.core.errors import MurmurError
 
@@ -79,6 +80,9 @@ _SERVER = {
     "load_failed": 500,
     "no_store": 500,
     "provider_missing": 500,
+    "token_required": 500,
+    "token_invalid": 500,
+    "token_too_short": 500,
     # 503: a service the server depends on (store, broker, shared limits) is failing
     "not_ready": 503,
     "store_error": 503,
@@ -197,14 +201,19 @@ def validation_error(exc: RequestValidationError) -> MurmurError:
     return error
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """The methods some route of the app answers on the request's path."""
-    methods: set[str] = set()
-    for route in getattr(request.app, "routes", ()):
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and route.methods and regex.match(request.url.path):
-            methods.update(route.methods)
-    return sorted(methods)
+    """The methods some route of the app fully matches on the request's path."""
+    router = getattr(request.app, "router", None)
+    routes = getattr(router, "routes", ())
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 def http_error(exc: HTTPException, request: Request) -> MurmurError:

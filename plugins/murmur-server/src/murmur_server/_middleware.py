@@ -62,7 +62,14 @@ class BearerAuthMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies larger than `max_bytes` with 413 (declared or streamed)."""
+    """Refuses request bodies larger than `max_bytes` with 413 (declared or streamed).
+
+    Before answering, it reads and discards the rest of the body (up to `DRAIN_BYTES`), so
+    a client that sends a too-large body gets the 413 on a connection that stays usable
+    instead of a reset while it is still writing.
+    """
+
+    DRAIN_BYTES = 16 * 1_048_576
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -76,6 +83,16 @@ class BodyLimitMiddleware:
             details={"max_bytes": self.max_bytes},
         )
 
+    async def _refuse(self, receive: Any, send: Any, more: bool) -> None:
+        drained = 0
+        while more and drained <= self.DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            drained += len(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+        await send_error(send, self._too_large())
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -87,7 +104,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = self.max_bytes + 1
                 if declared > self.max_bytes:
-                    await send_error(send, self._too_large())
+                    await self._refuse(receive, send, declared <= self.DRAIN_BYTES)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -97,11 +114,12 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = bool(message.get("more_body", False))
             if size > self.max_bytes:
-                await send_error(send, self._too_large())
+                await self._refuse(receive, send, more)
                 return
             chunks.append(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 break
         body = b"".join(chunks)
         sent = False
