@@ -6,12 +6,16 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from murmur_client import MurmurClient
 from murmur_server import BackgroundServer, SSEEventEmitter, create_app
 
 from murmur import Agent, AgentRuntime, RuntimeEvent
+from murmur.core.errors import MurmurError
 from murmur.events import EventType, NullEventEmitter
 from murmur.worker import Worker
 
@@ -185,3 +189,94 @@ async def test_the_sse_emitter_is_resolvable_by_name() -> None:
     emitter = runtime.plugins.resolve_emitter("sse", max_queue=7)
     assert isinstance(emitter, SSEEventEmitter)
     assert emitter.max_queue == 7
+
+
+STORED = 33_000
+
+
+@pytest.fixture
+async def crowded(tmp_path: Path) -> AsyncIterator[tuple[BackgroundServer, list[RuntimeEvent]]]:
+    """A server over a SQLite store that already holds 33,000 events."""
+    runtime = AgentRuntime(
+        store=f"sqlite:///{tmp_path}/events.db", event_emitter=NullEventEmitter()
+    )
+    runtime.register(Agent(name="echo", model=echo_model()))
+    assert runtime.stores is not None
+    stored = [
+        RuntimeEvent(event_type=EventType.AGENT_SPAWNED, agent_name="bulk", trace_id=f"t{i % 97}")
+        for i in range(STORED)
+    ]
+    for start in range(0, STORED, 1000):
+        await runtime.stores.events.append_many(stored[start : start + 1000])
+    async with BackgroundServer(create_app(runtime, token=TOKEN, ping_interval=0.5)) as server:
+        yield server, stored
+    await runtime.aclose()
+
+
+async def test_resuming_from_an_unknown_or_too_old_id_is_refused_up_front(
+    crowded: tuple[BackgroundServer, list[RuntimeEvent]],
+) -> None:
+    """Over 33,000 stored events, 20 subscribers resuming from ids the store does not hold
+    get `404 event_not_found` (no replay of the whole store); more than 10,000 events
+    behind is `410 resume_too_old`; exactly 10,000 behind is served."""
+    server, stored = crowded
+    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=60) as http:
+
+        async def status(headers: dict[str, str], params: dict[str, str]) -> httpx.Response:
+            async with http.stream(
+                "GET", "/events/stream", headers=headers, params=params
+            ) as response:
+                if response.status_code != 200:  # an error body; a stream is left unread
+                    await response.aread()
+                return response
+
+        unknown = await asyncio.gather(
+            *(
+                status({"Last-Event-ID": f"gone-{i}"} if i % 2 else {}, {"after": f"gone-{i}"})
+                for i in range(20)
+            )
+        )
+        assert (await http.get("/healthz")).status_code == 200
+        assert {r.status_code for r in unknown} == {404}
+        assert {r.json()["error"]["code"] for r in unknown} == {"event_not_found"}
+        too_old = await status({"Last-Event-ID": stored[-10_002].id}, {})
+        assert too_old.status_code == 410
+        error = too_old.json()["error"]
+        assert (error["code"], error["details"]["max_replay"]) == ("resume_too_old", 10_000)
+        assert "Reconnect without Last-Event-ID" in error["message"]
+        edge = await status({"Last-Event-ID": stored[-10_001].id}, {})
+        assert edge.status_code == 200
+
+
+async def test_a_resume_replays_every_missed_event_in_pages_then_goes_live(
+    crowded: tuple[BackgroundServer, list[RuntimeEvent]],
+) -> None:
+    """Resuming 1,500 events back (three store pages) sends exactly those events, in
+    order, then live ones."""
+    server, stored = crowded
+    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=60) as http:
+        headers = {"Last-Event-ID": stored[-1501].id}
+        async with http.stream("GET", "/events/stream", headers=headers) as response:
+            assert response.status_code == 200
+            events = sse(response)
+            replayed = [await anext(events) for _ in range(1500)]
+            run = (await http.post("/runs", json={"agent": "echo", "input": "live"})).json()
+            live = await collect(events, EventType.AGENT_COMPLETED)
+    assert [i for i, _ in replayed] == [e.id for e in stored[-1500:]]
+    assert [(e["event_type"], e["trace_id"]) for _, e in live] == [
+        ("agent_spawned", run["run_id"]),
+        ("agent_completed", run["run_id"]),
+    ]
+
+
+async def test_murmur_client_reports_an_unknown_resume_id_instead_of_looping(
+    crowded: tuple[BackgroundServer, list[RuntimeEvent]],
+) -> None:
+    """`MurmurClient.events(last_event_id=<unknown>)` raises the typed error at once."""
+    server, _ = crowded
+    async with MurmurClient(server.url, token=TOKEN) as client:
+        stream = client.events(last_event_id="never-stored")
+        with pytest.raises(MurmurError) as caught:
+            await anext(stream)
+    assert caught.value.code == "event_not_found"
+    assert caught.value.details["status"] == 404
