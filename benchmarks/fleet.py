@@ -172,8 +172,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Run both measurements `--repeats` times (interleaved) and return the figures."""
     worker_agent, ping = build_agents(WORK_MS)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    sep = "&" if "?" in args.broker else "?"
-    broker = f"{args.broker}{sep}namespace={namespace}"
+    base = broker_url(args.broker)
+    sep = "&" if "?" in base else "?"
+    broker = f"{base}{sep}namespace={namespace}"
     limit = args.width
     failures = Failures()
     from murmur import RuntimeOptions
@@ -240,6 +241,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+_MOCK: list[Any] = []
+
+
+def broker_url(url: str) -> str:
+    """`url`, or for `kafka-mock` a `kafka://` URL of librdkafka's mock cluster started in
+    this process (kept alive until exit; the worker processes reach it over TCP)."""
+    if url != "kafka-mock":
+        return url
+    import logging
+
+    from confluent_kafka import Producer
+
+    cluster = Producer({"test.mock.num.brokers": 1, "logger": logging.getLogger("mock")})
+    _MOCK.append(cluster)
+    brokers = cluster.list_topics(timeout=10).brokers.values()
+    bootstrap = ",".join(f"{b.host}:{b.port}" for b in brokers)
+    # The mock answers fetches only at fetch.wait.max.ms; a real broker wakes them at once.
+    return f"kafka://{bootstrap}?fetch_wait_max_ms=10&group_protocol=consumer"
+
+
 def _cleanup(broker: str, namespace: str) -> None:
     """Delete the run's keys (Redis only; other brokers' plugins clean up their own way)."""
     if not broker.startswith(("redis://", "rediss://")):
@@ -257,7 +278,9 @@ def _cleanup(broker: str, namespace: str) -> None:
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/0", help="a broker URL, or kafka-mock"
+    )
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--width", type=int, default=100, help="gather max_concurrency")
     parser.add_argument("--workers", type=int, default=2)

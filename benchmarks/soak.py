@@ -25,7 +25,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from fleet import _cleanup, _start_workers, _stop, _wait_for_fleet, build_agents  # noqa: E402
+from fleet import (  # noqa: E402
+    _cleanup,
+    _start_workers,
+    _stop,
+    _wait_for_fleet,
+    broker_url,
+    build_agents,
+)
 
 from murmur import AgentRuntime, RuntimeOptions  # noqa: E402
 from murmur.events import NullEventEmitter  # noqa: E402
@@ -36,8 +43,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Run the soak and return its figures."""
     worker_agent, ping = build_agents(0)
     namespace = f"soak-{uuid.uuid4().hex[:8]}"
-    sep = "&" if "?" in args.broker else "?"
-    broker = f"{args.broker}{sep}namespace={namespace}"
+    base = broker_url(args.broker)
+    sep = "&" if "?" in base else "?"
+    broker = f"{base}{sep}namespace={namespace}"
     procs = _start_workers(broker, args.workers, "bench-worker,bench-ping", args.concurrency)
     try:
         options = RuntimeOptions(timeout_seconds=120)
@@ -67,7 +75,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/0", help="a broker URL, or kafka-mock"
+    )
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32, help="per worker")
