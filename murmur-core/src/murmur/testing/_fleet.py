@@ -293,6 +293,26 @@ class BrokerBackendContract(BackendContract):
         assert result.output == "echo:finish me"
         assert worker.stats.completed == 1
 
+    async def test_a_stopping_worker_keeps_its_long_task_until_it_finishes(
+        self, fleet: Fleet
+    ) -> None:
+        """A worker stopped while a task outlives the reclaim window keeps touching it: the
+        other worker on the queue never receives it, and the caller gets one result."""
+        window = self.reclaim_min_idle_ms / 1000
+        probe = Probe(delay=window * 4)
+        agent = Agent(name="draining", model=probe.model())
+        one = await fleet.worker([agent], concurrency=1)
+        two = await fleet.worker([agent], concurrency=1)
+        runtime = await fleet.runtime()
+        pending = asyncio.create_task(runtime.run(agent, "long"))
+        await eventually(lambda: probe.calls == 1, self.settle_s, "the task to start")
+        holder, other = (one, two) if one.in_flight else (two, one)
+        await fleet.stop_worker(holder)  # returns once the task finished
+        result = await asyncio.wait_for(pending, self.settle_s)
+        assert result.output == "echo:long"
+        await asyncio.sleep(window + self.quiet_s)  # a redelivery would show by now
+        assert (probe.calls, holder.stats.completed, other.stats.received) == (1, 1, 0)
+
     async def test_worker_lifecycle_events_reach_the_publisher(self, fleet: Fleet) -> None:
         """WORKER_STARTED and heartbeats are relayed to a BrokerEventBridge subscriber."""
         collected = CollectingEventEmitter()
