@@ -77,8 +77,8 @@ def read_span_files(directory: Path) -> list[SpanRecord]:
 StartWorker = Callable[..., Awaitable[Process]]
 
 
-class FleetTraceScenario:
-    """The issue's fleet trace check on one broker. Provide `broker_url`."""
+class FleetFixtures:
+    """Worker processes on one broker. Provide `broker_url`."""
 
     @pytest.fixture
     def broker_url(self) -> str:
@@ -105,14 +105,16 @@ class FleetTraceScenario:
         procs: list[Process] = []
         (tmp_path / "spans").mkdir()
 
-        async def start(agent: str) -> Process:
+        async def start(agent: str, env: dict[str, str] | None = None) -> Process:
+            """Start a worker consuming `agent`; `env` replaces the span files with the
+            OpenTelemetry configuration given (OTEL_* variables)."""
             consumer_id = f"otel-{agent}-{uuid.uuid4().hex[:8]}"
             env = {
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                "MURMUR_TEST_SPANS": str(tmp_path / "spans"),
                 "MURMUR_TEST_BROKER": broker_url,
                 "OTEL_SERVICE_NAME": f"worker-{agent}",
+                **(env if env is not None else {"MURMUR_TEST_SPANS": str(tmp_path / "spans")}),
             }
             command = [
                 sys.executable, "-c", "from murmur.cli import main; main()",
@@ -151,6 +153,10 @@ class FleetTraceScenario:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+class FleetTraceScenario(FleetFixtures):
+    """The issue's fleet trace check on one broker. Provide `broker_url`."""
 
     async def test_caller_worker_and_a_child_on_another_worker_are_one_trace(
         self, start_worker: StartWorker, broker_url: str, tmp_path: Path

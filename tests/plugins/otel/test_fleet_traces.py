@@ -20,8 +20,8 @@ from ._fleet_traces import FleetTraceScenario
 pytestmark = pytest.mark.services
 
 
-class TestRedisFleetTrace(FleetTraceScenario):
-    """Redis Streams."""
+class RedisBroker:
+    """A Redis Streams broker URL per test."""
 
     @pytest.fixture
     def broker_url(self) -> Iterator[str]:
@@ -36,6 +36,10 @@ class TestRedisFleetTrace(FleetTraceScenario):
         if keys:
             client.delete(*keys)
         client.close()
+
+
+class TestRedisFleetTrace(RedisBroker, FleetTraceScenario):
+    """Redis Streams."""
 
 
 class TestNatsFleetTrace(FleetTraceScenario):
