@@ -21,6 +21,7 @@ from murmur.core.errors import RegistryError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import EventStore, RunRecord, RunStore, Stores
 from murmur.testing import require_service
+from murmur.testing.store_exit import StoreExitContract
 from murmur.testing.stores import EventStoreContract, Reopen, RunStoreContract
 
 from .._restart_script import check_read_back, run_script
@@ -64,6 +65,16 @@ class TestRedisRunStore(RunStoreContract):
             return RedisRunStore(URL, prefix=prefix)
 
         return reopen
+
+
+class TestRedisStoreExit(StoreExitContract):
+    """50 programs per exit path share one prefix and never close their runtime."""
+
+    preload = ("redis", "redis.asyncio")
+
+    @pytest.fixture
+    def store_url(self, prefix: str) -> str:
+        return f"{URL}?prefix={prefix}"
 
 
 class TestRedisEventStore(EventStoreContract):

@@ -9,6 +9,7 @@ import pytest
 from murmur_rocksdb import RocksDBEventStore, RocksDBRunStore
 
 from murmur.runs import EventStore, RunStore
+from murmur.testing.store_exit import StoreExitContract
 from murmur.testing.stores import EventStoreContract, Reopen, RunStoreContract
 
 
@@ -42,3 +43,14 @@ class TestRocksDBEventStore(EventStoreContract):
             return RocksDBEventStore(tmp_path / "db")
 
         return reopen
+
+
+class TestRocksDBStoreExit(StoreExitContract):
+    """50 programs per exit path (one directory each: RocksDB takes one process) never
+    close their runtime."""
+
+    preload = ("rocksdict",)
+
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"rocksdb:///{tmp_path}/exit-{{i}}"

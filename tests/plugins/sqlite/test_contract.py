@@ -9,6 +9,7 @@ import pytest
 from murmur_sqlite import SQLiteEventStore, SQLiteRunStore, sqlite_store_factory
 
 from murmur.runs import EventStore, RunStore
+from murmur.testing.store_exit import StoreExitContract
 from murmur.testing.stores import EventStoreContract, Reopen, RunStoreContract
 
 
@@ -60,3 +61,13 @@ class TestSQLiteEventStoreUnbatched(EventStoreContract):
             return SQLiteEventStore(tmp_path / "events.db", batch_size=1, flush_interval=0)
 
         return reopen
+
+
+class TestSQLiteStoreExit(StoreExitContract):
+    """50 programs per exit path share one SQLite file and never close their runtime."""
+
+    preload = ("aiosqlite",)
+
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'exit.db'}"

@@ -324,31 +324,18 @@ class SQLiteDatabase:
     async def _write_batch(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> None:
         conn = await self._connection()
         async with self.guard("a batched write"):
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                if batch.runs:
-                    await conn.executemany(_UPSERT_RUN, batch.runs)
-                if batch.events:
-                    await conn.executemany(_INSERT_EVENT, batch.events)
-                if batch.checkpoints:
-                    await conn.executemany(_UPSERT_CHECKPOINT, batch.checkpoints)
-                await conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
-                raise
+            # The whole transaction is one call on the connection's thread: the write lock
+            # is held for the writes only (never across event-loop turns, which a busy
+            # machine stretches), and a cancelled caller cannot leave it open.
+            await conn._execute(_write_transaction, conn._conn, batch)
 
     async def _flush_at_exit(self) -> None:
         """Write what is still buffered on a new event loop (the program's loop is gone)."""
         self._buffer.reset_for_exit()
         self._open_lock = asyncio.Lock()
-        conn = self._conn
-        thread = getattr(conn, "_thread", None)
-        if conn is not None and thread is not None and not thread.is_alive():
+        thread = getattr(self._conn, "_thread", None)
+        if thread is not None and not thread.is_alive():
             self._conn = None  # its worker thread died with the old loop: open a new one
-        elif conn is not None:
-            with contextlib.suppress(Exception):  # a write cut off by the loop's end
-                await asyncio.wait_for(conn.execute("ROLLBACK"), self.timeout)
         await self.aclose()
 
     # -- reads --------------------------------------------------------------------------
@@ -362,6 +349,24 @@ class SQLiteDatabase:
         async with self.guard("a read"):
             rows = await conn.execute_fetchall(sql, params)
         return [tuple(row) for row in rows]
+
+
+def _write_transaction(
+    conn: sqlite3.Connection, batch: Batch[RunRow, CheckpointRow, EventRow]
+) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if batch.runs:
+            conn.executemany(_UPSERT_RUN, batch.runs)
+        if batch.events:
+            conn.executemany(_INSERT_EVENT, batch.events)
+        if batch.checkpoints:
+            conn.executemany(_UPSERT_CHECKPOINT, batch.checkpoints)
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _flush_at_exit(ref: Callable[[], SQLiteDatabase | None]) -> None:
