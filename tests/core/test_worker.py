@@ -247,3 +247,25 @@ async def test_a_stopped_worker_can_start_again_and_plugins_hear_about_it() -> N
         await worker.stop()
         await serving
     assert calls == ["started", "stopped", "started", "stopped"]
+
+
+async def test_a_worker_that_cannot_connect_raises_a_typed_error_and_announces_nothing() -> None:
+    """A transport that fails to connect with a bare OSError: start() raises the typed,
+    transient broker_unavailable error naming the broker (password redacted), and no
+    WORKER_STARTED / WORKER_STOPPED is emitted for a worker that never served."""
+    from murmur.core.errors import SpawnError
+    from murmur.transport import MemoryTransport
+
+    class Refusing(MemoryTransport):
+        async def connect(self) -> None:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    events = CollectingEventEmitter()
+    transport = Refusing(f"memory://user:hunter2@refusing-{uuid.uuid4().hex}")
+    worker = Worker(transport, [Agent(name="a", model="test")], event_emitter=events)
+    with pytest.raises(SpawnError) as caught:
+        await worker.start()
+    assert caught.value.code == "broker_unavailable"
+    assert "cannot reach the broker at memory://user:***@refusing-" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert events.types() == []

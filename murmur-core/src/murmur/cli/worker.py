@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import signal
 import sys
 from collections.abc import Iterable, Mapping
+from logging.handlers import MemoryHandler
 from typing import Any
 
 import click
@@ -231,20 +233,75 @@ def start_command(
         )
     except MurmurError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"murmur worker {worker.consumer_id}: {', '.join(wanted)} on {broker} "
-        f"(concurrency {concurrency}{', signed' if keys else ''})",
-        err=True,
+    from murmur.transport import redact_url
+
+    banner = (
+        f"murmur worker {worker.consumer_id}: serving {', '.join(wanted)} on "
+        f"{redact_url(broker)} (concurrency {concurrency}{', signed' if keys else ''})"
     )
+    held = _StartupLogs()
     try:
-        asyncio.run(_serve(worker))
-    except MurmurError as exc:
-        raise click.ClickException(str(exc)) from exc
+        asyncio.run(_serve(worker, banner, held))
+    except MurmurError as exc:  # e.g. the broker cannot be reached: one line, no traceback
+        held.drop()
+        raise click.ClickException(f"murmur worker: {exc}") from exc
+    finally:
+        held.release()
 
 
-async def _serve(worker: Any) -> None:
+class _StartupLogs:
+    """Holds back what client libraries log through stdlib `logging` while the worker
+    connects (aiormq logs its own copy of a refused connection): a start that fails is
+    one line, ours; once the worker serves, the held records and later ones are printed.
+    Nothing changes when the application configured logging itself."""
+
+    def __init__(self) -> None:
+        root = logging.getLogger()
+        self._target: logging.Handler | None = None
+        self._held: MemoryHandler | None = None
+        if root.handlers:
+            return
+        self._target = logging.StreamHandler(sys.stderr)
+        self._target.setFormatter(
+            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+        )
+        self._held = MemoryHandler(
+            capacity=10_000,
+            flushLevel=logging.CRITICAL + 1,
+            target=self._target,
+            flushOnClose=False,
+        )
+        root.addHandler(self._held)
+
+    def release(self) -> None:
+        """Print what was held, and log straight to stderr from now on."""
+        if self._held is None or self._target is None:
+            return
+        root = logging.getLogger()
+        root.removeHandler(self._held)
+        self._held.flush()
+        root.addHandler(self._target)
+        self._held = None
+
+    def drop(self) -> None:
+        """Forget what was held: the start failed, and its one line says why."""
+        if self._held is not None:
+            logging.getLogger().removeHandler(self._held)
+            self._held.buffer.clear()
+            self._held = None
+
+
+async def _serve(worker: Any, banner: str, held: _StartupLogs) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.stop()))
-    await worker.start()
+    serving = asyncio.create_task(worker.start())
+    ready = asyncio.create_task(worker.wait_ready(within_s=float("inf")))
+    await asyncio.wait([serving, ready], return_when=asyncio.FIRST_COMPLETED)
+    if ready.done() and not ready.cancelled() and ready.exception() is None:
+        click.echo(banner, err=True)  # only once connected: a start that fails says one thing
+        held.release()
+    else:
+        ready.cancel()
+    await serving

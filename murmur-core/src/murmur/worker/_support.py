@@ -155,10 +155,9 @@ async def claim_nonce(
         )
     except Exception as exc:
         raise SpawnError(
-            f"recording the nonce of task {envelope.task_id} on the "
-            f"{type(transport).__name__} broker failed ({type(exc).__name__}: {exc}); the "
-            "worker retries while it holds the task and hands it back if it stops: check "
-            "that the broker is up",
+            f"recording the nonce of task {envelope.task_id} on {transport.safe_url} failed "
+            f"({type(exc).__name__}: {exc}); the worker retries while it holds the task and "
+            "hands it back if it stops: check that the broker is up",
             code="broker_unavailable",
             details={"transient": True},
         ) from exc

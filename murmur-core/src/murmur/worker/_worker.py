@@ -151,6 +151,7 @@ class Worker:
         self._events: Subscription | None = None
         self._stopping = asyncio.Event()
         self._running = False
+        self._started = False
         self._ready = asyncio.Event()
         self._stopped = asyncio.Event()
 
@@ -197,6 +198,7 @@ class Worker:
         self._stopping.clear()
         self._stopped.clear()
         self._slots = Slots(self.concurrency)
+        self._loops = []
         try:
             await self._open()
             self._ready.set()
@@ -213,17 +215,20 @@ class Worker:
             await self._stopped.wait()
 
     async def _open(self) -> None:
-        async with asyncio.timeout(_OP_TIMEOUT):
-            await self.transport.connect()
-            await self.runtime.start()
-            for name in self.agents:
-                self._consumers[name] = await self.transport.consume_tasks(
-                    name,
-                    consumer_id=self.consumer_id,
-                    prefetch=self.concurrency,
-                    reclaim_min_idle_ms=self.reclaim_min_idle_ms,
-                )
-            self._events = await self.transport.subscribe_events()
+        try:
+            async with asyncio.timeout(_OP_TIMEOUT):
+                await self.transport.connect()
+                await self.runtime.start()
+                for name in self.agents:
+                    self._consumers[name] = await self.transport.consume_tasks(
+                        name,
+                        consumer_id=self.consumer_id,
+                        prefetch=self.concurrency,
+                        reclaim_min_idle_ms=self.reclaim_min_idle_ms,
+                    )
+                self._events = await self.transport.subscribe_events()
+        except (TimeoutError, OSError) as exc:  # a transport that did not say it itself
+            raise self.transport.unreachable(exc) from exc
         self._loops = [
             asyncio.create_task(self._receive_loop(name, c), name=f"murmur-receive-{name}")
             for name, c in self._consumers.items()
@@ -233,6 +238,7 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="murmur-heartbeat"),
             asyncio.create_task(self._control_loop(self._events), name="murmur-control"),
         ]
+        self._started = True
         await self._emit(EventType.WORKER_STARTED, self._info())
         self._notify_plugins("worker_started")
 
@@ -261,8 +267,10 @@ class Worker:
         for consumer in self._consumers.values():
             with contextlib.suppress(Exception):
                 await consumer.close()
-        await self._emit(EventType.WORKER_STOPPED, self._info())
-        self._notify_plugins("worker_stopped")
+        if self._started:  # a worker that never got to serve does not announce a stop
+            await self._emit(EventType.WORKER_STOPPED, self._info())
+            self._notify_plugins("worker_stopped")
+        self._started = False
         if self._events is not None:
             with contextlib.suppress(Exception):
                 await self._events.aclose()
