@@ -4,7 +4,9 @@
   durable pull consumer `workers`, shared by every worker of the agent.
 - Reclaim: the consumer's `ack_wait` is the worker's `reclaim_min_idle_ms`; the server
   redelivers a message not acked within it. `touch` sends `+WPI` (in progress).
-- Reply channel of a caller: the core NATS subject `<ns>:replies:<reply_to>`.
+- Reply channel of a caller: the core NATS subject `<ns>:replies:<reply_to>`; a result is
+  a request the caller's subscription answers, so a result nobody received (a caller
+  reconnecting after a server restart) fails loudly and the task is delivered again.
 - Fleet events: the core NATS subject `<ns>:events`, fanned out to every subscriber.
 - Replay refusal: a JetStream KV bucket `<ns>_nonces` (TTL = the replay window), fleet-wide.
 
@@ -31,6 +33,7 @@ from murmur.core.errors import RegistryError, SpawnError
 from murmur.transport import QueueSubscription, Subscription, TaskConsumer, Transport
 from murmur_nats._consumer import JetStreamConsumer
 from murmur_nats._names import kv_key, stream_name, subject
+from murmur_nats._replies import ReplySender
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
@@ -83,6 +86,10 @@ class NatsTransport(Transport):
         max_ack_pending: Most un-acked messages per agent queue, fleet-wide (default 10000).
         publish_timeout: Seconds to wait for JetStream's publish ack (default 5).
         connect_timeout: Seconds per connection attempt (default 5).
+        reply_grace_s: How long a worker keeps trying a result whose caller has no
+            subscription (a caller reconnecting after a server restart) before it takes the
+            caller for gone and drops the result (default 5).
+        reconnect_wait_s: Seconds between reconnection attempts to a server (default 0.5).
 
     Credentials go in the URL (`nats://user:password@host:4222`).
     """
@@ -105,6 +112,8 @@ class NatsTransport(Transport):
         self.max_ack_pending = _int(opts, "max_ack_pending", 10_000)
         self.publish_timeout = _float(opts, "publish_timeout", 5.0)
         self.connect_timeout = _float(opts, "connect_timeout", 5.0)
+        self.reply_grace_s = _float(opts, "reply_grace_s", 5.0)
+        self.reconnect_wait_s = _float(opts, "reconnect_wait_s", 0.5)
         parts = urlsplit(url)
         self.servers = [
             urlunsplit((parts.scheme or "nats", netloc, "", "", ""))
@@ -117,6 +126,9 @@ class NatsTransport(Transport):
         self._lock = asyncio.Lock()
         self._consumers: list[JetStreamConsumer] = []
         self._subscriptions: list[QueueSubscription] = []
+        self._replies = ReplySender(
+            timeout_s=self.publish_timeout, grace_s=self.reply_grace_s, broker=self.safe_url
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -138,6 +150,7 @@ class NatsTransport(Transport):
                 self.servers,
                 connect_timeout=int(max(1, self.connect_timeout)),
                 max_reconnect_attempts=-1,
+                reconnect_time_wait=self.reconnect_wait_s,  # ty: ignore[invalid-argument-type]
                 name=f"murmur-{self.namespace}",
             )
             try:
@@ -247,6 +260,9 @@ class NatsTransport(Transport):
 
         async def on_message(message: Any) -> None:
             subscription.put(message.data)
+            if message.reply:  # a result sent as a request: tell the worker it arrived
+                with contextlib.suppress(Exception):
+                    await message.respond(b"")
 
         subscription: QueueSubscription
         nats_subscription = await connection.subscribe(subject(name), cb=on_message)
@@ -264,10 +280,11 @@ class NatsTransport(Transport):
         return subscription
 
     async def publish_result(self, reply_to: str, data: bytes) -> None:
-        """Publish on the caller's reply subject (core NATS: ordered per connection)."""
-        broker = self._broker
-        assert broker is not None
-        await broker.publish(bytes(data), subject(self.name("replies", reply_to)))
+        """Send a frame to the caller's reply subject and wait for the caller's receipt
+        (`murmur_nats._replies`): a result nobody received raises instead of being acked."""
+        await self._replies.send(
+            self.connection, subject(self.name("replies", reply_to)), bytes(data)
+        )
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
         """Subscribe to the caller's reply subject."""
