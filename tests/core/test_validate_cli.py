@@ -139,3 +139,38 @@ def test_the_murmur_command_validates_without_a_traceback(project: tuple[Path, s
         "use one of: high, medium, low, sandbox"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_murmur_validate_refuses_hostile_specs_with_one_short_line_each(tmp_path: Path) -> None:
+    """A 1 KB "billion laughs" spec, `output_type: [1, 2]`, a recursive alias and deep
+    nesting: `murmur validate` prints one short line per file and exits 1."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    laughs = ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        laughs.append(f"lol{level}: &lol{level} [{', '.join([f'*lol{level - 1}'] * 9)}]")
+    (specs / "laughs.yaml").write_text("\n".join([*laughs, "name: *lol9"]) + "\n")
+    (specs / "listed.yaml").write_text("name: a\noutput_type: [1, 2]\n")
+    (specs / "loop.yaml").write_text("a: &a [*a]\nname: b\n")
+    (specs / "deep.yaml").write_text("name: " + "[" * 5000 + "]" * 5000 + "\n")
+    script = Path(sys.executable).parent / "murmur"
+    done = subprocess.run(
+        [str(script), "validate", "specs"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        str(Path("specs") / name)
+        for name in ("deep.yaml", "laughs.yaml", "listed.yaml", "loop.yaml")
+    ]
+    assert all(len(line) < 300 for line in lines), lines
+    assert "more than 10000 values with its aliases expanded" in lines[1]
+    assert "output_type must be an importable path" in lines[2]
+    assert "refers to itself" in lines[3]
+    assert "4 of 4 spec files invalid" in done.stderr

@@ -21,8 +21,10 @@ from murmur.registry._yaml import (
     check_fields,
     check_version,
     dump_yaml,
+    invalid_spec,
     parse_yaml,
     read_source,
+    show,
     with_origin,
 )
 from murmur.types import TrustLevel
@@ -82,7 +84,7 @@ def _installed_passers() -> frozenset[str]:
 
 def _expect(value: Any, kind: type | tuple[type, ...], field: str, shape: str) -> Any:
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise SpecValidationError(f"field {field!r} must be {shape}, got {value!r}")
+        raise SpecValidationError(f"field {field!r} must be {shape}, got {show(value)}")
     return value
 
 
@@ -105,7 +107,7 @@ def _context_passer(value: Any) -> Any:
         return name
     known = sorted({*_PASSER_INSTANCES, *_PASSER_NAMES, *_installed_passers()})
     raise SpecValidationError(
-        f"unknown context_passer {name!r}; installed passers: {', '.join(known)}"
+        f"unknown context_passer {show(name)}; installed passers: {', '.join(known)}"
     )
 
 
@@ -114,14 +116,24 @@ def agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
 
     Raises:
         SpecValidationError: an unknown field, a wrong type, a class path that does not
-            import or is not a `BaseModel`, an unknown trust level or context passer.
+            import or is not a `BaseModel`, an unknown trust level or context passer, or a
+            value `Agent` refuses.
     """
+    try:
+        return _agent_from_dict(doc)
+    except MurmurError:
+        raise
+    except Exception as exc:  # Agent's own validation, or a value of a type nobody expected
+        raise invalid_spec("agent", exc) from None
+
+
+def _agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
     check_fields(doc, AGENT_FIELDS, "agent", nested=_MODEL_SETTINGS)
     check_version(doc)
     kind = doc.get("kind", "agent")
     if kind != "agent":
         raise SpecValidationError(
-            f"this spec is kind: {kind!r}, not an agent; load it with AgentGroup.from_yaml "
+            f"this spec is kind: {show(kind)}, not an agent; load it with AgentGroup.from_yaml "
             "or a spec directory"
         )
     if "name" not in doc:
@@ -137,7 +149,7 @@ def agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
         except ValueError:
             allowed = ", ".join(t.value for t in TrustLevel)
             raise SpecValidationError(
-                f"unknown trust_level {level!r}; use one of: {allowed}"
+                f"unknown trust_level {show(level)}; use one of: {allowed}"
             ) from None
     if "context_passer" in doc:
         values["context_passer"] = _context_passer(doc["context_passer"])
@@ -163,7 +175,7 @@ def agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
             hooks = [import_object(p, field=field) for p in _str_list(doc[field], field)]
             for path, hook in zip(doc[field], hooks, strict=False):
                 if not callable(hook):
-                    raise SpecValidationError(f"{field} entry {path!r} is not callable")
+                    raise SpecValidationError(f"{field} entry {show(path)} is not callable")
             values[field] = tuple(hooks)
     return Agent(**values)
 

@@ -31,8 +31,10 @@ from murmur.registry._yaml import (
     check_fields,
     check_version,
     dump_yaml,
+    invalid_spec,
     parse_yaml,
     read_source,
+    show,
     with_origin,
 )
 
@@ -47,7 +49,7 @@ def _names(value: Any, field: str) -> list[str]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise SpecValidationError(
-            f"{field} must be an agent name or a list of names, got {value!r}"
+            f"{field} must be an agent name or a list of names, got {show(value)}"
         )
     return value
 
@@ -55,19 +57,19 @@ def _names(value: Any, field: str) -> list[str]:
 def _edge(raw: Any, index: int) -> tuple[str, list[str], dict[str, Any]]:
     where = f"edges[{index}]"
     if not isinstance(raw, dict):
-        raise SpecValidationError(f"{where} must be a mapping with from: and to:, got {raw!r}")
+        raise SpecValidationError(f"{where} must be a mapping with from: and to:, got {show(raw)}")
     check_fields(raw, EDGE_FIELDS, f"{where} edge")
     if "from" not in raw or "to" not in raw:
         raise SpecValidationError(f"{where} needs both from: and to:")
     source = _names(raw["from"], f"{where}.from")
     if len(source) != 1:
-        raise SpecValidationError(f"{where}.from names one agent, got {raw['from']!r}")
+        raise SpecValidationError(f"{where}.from names one agent, got {show(raw['from'])}")
     options: dict[str, Any] = {}
     for field in ("mapper", "condition"):
         if raw.get(field) is not None:
             fn = import_object(raw[field], field=f"{where}.{field}")
             if not callable(fn):
-                raise SpecValidationError(f"{where}.{field} {raw[field]!r} is not callable")
+                raise SpecValidationError(f"{where}.{field} {show(raw[field])} is not callable")
             options[field] = fn
     if raw.get("max_concurrency") is not None:
         limit = raw["max_concurrency"]
@@ -86,6 +88,15 @@ def group_from_dict(
         SpecValidationError: invalid fields or an agent name `agents` does not hold.
         TopologyError: a cycle, or incompatible types across an edge.
     """
+    try:
+        return _group_from_dict(doc, agents)
+    except MurmurError:
+        raise
+    except Exception as exc:  # AgentGroup's own validation, or a value of an odd type
+        raise invalid_spec("group", exc) from None
+
+
+def _group_from_dict(doc: Mapping[str, Any], agents: Mapping[str, Agent[Any]] | None) -> AgentGroup:
     check_fields(doc, GROUP_FIELDS, "group")
     check_version(doc)
     if doc.get("kind") != "group":
@@ -104,10 +115,11 @@ def group_from_dict(
     missing = [n for n in names if n not in available]
     if missing:
         raise SpecValidationError(
-            f"group {name!r} references agent{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(map(repr, missing))}, not defined in the spec directory or registered "
+            f"group {show(name)} references agent{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(show, missing[:10]))}{' ...' if len(missing) > 10 else ''}, "
+            "not defined in the spec directory or registered "
             "(add a spec file per agent, or register it before loading)",
-            details={"missing": missing},
+            details={"missing": missing[:100]},
         )
     description = doc.get("description") or ""
     return AgentGroup(

@@ -13,7 +13,7 @@ from murmur.core.errors import MurmurError, RegistryError, SpecValidationError
 from murmur.groups import AgentGroup
 from murmur.registry._agent import agent_from_dict
 from murmur.registry._group import group_from_dict
-from murmur.registry._yaml import parse_yaml
+from murmur.registry._yaml import parse_yaml, read_spec_file
 
 __all__ = ["Registry", "SpecProblem", "load_specs", "spec_files", "validate_specs"]
 
@@ -128,11 +128,9 @@ def validate_specs(
     for file in spec_files(path):
         label = str(file)
         try:
-            docs.append((label, parse_yaml(file.read_text(encoding="utf-8"))))
+            docs.append((label, parse_yaml(read_spec_file(file))))
         except MurmurError as exc:
-            problems.append(SpecProblem(label, exc.message))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(SpecProblem(label, f"cannot read spec file: {exc}"))
+            problems.append(SpecProblem(label, exc.message.removeprefix(f"{label}: ")))
     for label, doc in docs:
         if doc.get("kind") == "group":
             continue

@@ -8,10 +8,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from murmur.core.errors import SpecValidationError
+from murmur.registry._yaml import show
 
 __all__ = ["import_model", "import_object", "object_path"]
 
 _BUILTIN_OUTPUTS: dict[str, type] = {"str": str}
+_MAX_PATH = 300
 
 
 def import_object(path: Any, *, field: str) -> Any:
@@ -21,9 +23,10 @@ def import_object(path: Any, *, field: str) -> Any:
         SpecValidationError: the path is malformed, its module does not import, or the
             module has no such attribute.
     """
-    if not isinstance(path, str) or not path.strip():
+    if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:
         raise SpecValidationError(
-            f"{field} must be an importable path such as 'my_pkg.outputs.Finding', got {path!r}"
+            f"{field} must be an importable path such as 'my_pkg.outputs.Finding' (at most "
+            f"{_MAX_PATH} characters), got {show(path)}"
         )
     path = path.strip()
     if ":" in path:
@@ -77,7 +80,7 @@ def import_model(path: Any, *, field: str, allow_str: bool = False) -> Any:
     Raises:
         SpecValidationError: the path does not import or is not a `BaseModel` subclass.
     """
-    if allow_str and path in _BUILTIN_OUTPUTS:
+    if allow_str and isinstance(path, str) and path in _BUILTIN_OUTPUTS:
         return _BUILTIN_OUTPUTS[path]
     obj = import_object(path, field=field)
     if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
