@@ -4,6 +4,7 @@ shared by several worker processes."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -16,11 +17,11 @@ from typing import Any, cast
 
 import pytest
 from murmur_redis._limits import RedisConcurrencyLimiter, RedisTokenBudget
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
-from murmur import Agent, AgentRuntime, RuntimeOptions
+from murmur import Agent, AgentRuntime, RuntimeOptions, TaskSpec, TokenBudget
 from murmur.core.errors import BudgetExceededError, SpawnError
 from murmur.events import NullEventEmitter
 from murmur.testing import require_service
@@ -307,3 +308,73 @@ def test_the_fleet_limits_docs_example_runs(
     out = capsys.readouterr().out
     assert out.startswith("10 runs succeeded, fleet-wide spend ")
     assert 1_000 <= int(out.split()[-2]) <= 1_900
+
+
+# -- nested budgets ------------------------------------------------------------------------
+
+_LAYERS = ("task", "runtime", "fleet")
+_NESTINGS = [
+    (present, tight)
+    for size in (1, 2, 3)
+    for present in itertools.combinations(_LAYERS, size)
+    for tight in (*present, None)
+]
+
+
+def _parent_model() -> FunctionModel:
+    """Calls the `spawn` tool once, then answers; spends 1 token per request (2 in all)."""
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(
+                parts=[ToolCallPart("spawn", {})], usage=RequestUsage(input_tokens=1)
+            )
+        return ModelResponse(parts=[TextPart("done")], usage=RequestUsage(input_tokens=1))
+
+    return FunctionModel(respond)
+
+
+@pytest.mark.parametrize(("present", "tight"), _NESTINGS)
+async def test_nested_budgets_are_charged_what_the_run_used(
+    key: str, present: tuple[str, ...], tight: str | None
+) -> None:
+    """A run using 100 tokens under a task budget inside a runtime budget inside a fleet
+    budget (every combination, each one the tight one in turn): a 10-token budget stops
+    it with usage_limit, and every budget is charged exactly the 100 tokens it used (plus
+    the parent's 2 for the runtime and fleet budgets the parent run is charged to), never
+    a parent's remainder."""
+    limits = {layer: 10 if layer == tight else 100_000 for layer in present}
+    task = TokenBudget(limits["task"], name="task") if "task" in present else None
+    runtime_budget = (
+        TokenBudget(limits["runtime"], name="runtime") if "runtime" in present else None
+    )
+    fleet = RedisTokenBudget(limits["fleet"], key=key, url=URL) if "fleet" in present else None
+    runtime = AgentRuntime(
+        RuntimeOptions(token_budget=runtime_budget), event_emitter=NullEventEmitter()
+    )
+    child = Agent(name="child", model=_tokens_model(100))
+    codes: list[str] = []
+
+    @runtime.tools.register("spawn")
+    async def spawn() -> str:
+        result = await runtime.run(child, TaskSpec(input="work", token_budget=task))
+        codes.append("ok" if result.error is None else result.error.code)
+        return codes[-1]
+
+    parent = Agent(name="parent", model=_parent_model(), tools=("spawn",))
+    outcome = await runtime.run(parent, TaskSpec(input="go", token_budget=fleet))
+    assert codes == (["usage_limit"] if tight is not None else ["ok"])
+    # The parent shares the runtime and fleet budgets: when one of those is the tight one,
+    # the child's 100 tokens already went over it, so the parent's own charge fails too.
+    parent_code = "ok" if outcome.error is None else outcome.error.code
+    assert parent_code == ("budget_exceeded" if tight in ("runtime", "fleet") else "ok")
+    used = {}
+    if task is not None:
+        used["task"] = task.used
+    if runtime_budget is not None:
+        used["runtime"] = runtime_budget.used
+    if fleet is not None:
+        used["fleet"] = (await fleet.spent())[0]
+        await fleet.aclose()
+    assert used == {layer: 100 if layer == "task" else 102 for layer in present}
+    await runtime.aclose()

@@ -30,7 +30,7 @@ from pydantic_ai.models import Model, infer_model
 from pydantic_ai.models.concurrency import ConcurrencyLimitedModel
 from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
-from pydantic_ai.usage import UsageLimits
+from pydantic_ai.usage import RunUsage, UsageLimits
 
 from murmur.agent import Agent
 from murmur.core.context import ExecutionContext, current_context
@@ -346,16 +346,23 @@ class PydanticAIExecutor:
         agent = ctx.agent
         pa_agent = self.build(agent)
         limits = UsageLimits(total_tokens_limit=remaining_tokens, request_limit=None)
+        spent = RunUsage()  # filled in as the run goes, so a stopped run still says what it used
         try:
             result = await pa_agent.run(
                 _prompt(ctx.input),
                 message_history=ctx.message_history or None,
                 usage_limits=limits,
+                usage=spent,
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_exception(exc, agent) from exc
+            error = map_exception(exc, agent)
+            if isinstance(exc, UsageLimitExceeded):
+                error.details.update(
+                    input_tokens=spent.input_tokens or 0, output_tokens=spent.output_tokens or 0
+                )
+            raise error from exc
         usage = result.usage
         messages = result.all_messages()
         return ExecutionOutcome(

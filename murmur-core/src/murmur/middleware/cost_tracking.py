@@ -43,13 +43,15 @@ class CostTrackingMiddleware:
             outcome = await call_next(ctx)
         except BudgetExceededError as exc:
             if exc.code == "usage_limit":
-                # The model was stopped once it went past what remained: at least that much
-                # was spent, so the budgets are charged up to their ceiling.
+                # The model was stopped once it went past what remained. Every budget is
+                # charged what the run used (the backend reports it), never a parent's
+                # remainder; when no usage came back, the run's own ceiling, which it
+                # passed.
+                used = _tokens_used(exc)
+                spent = used if used is not None else remaining or 0
                 for budget in budgets:
-                    left = await budget.remaining()
-                    if left:
-                        with contextlib.suppress(BudgetExceededError):
-                            await budget.charge(left)
+                    with contextlib.suppress(BudgetExceededError):
+                        await budget.charge(spent)
                 await _budget_event(ctx, exc, phase="during_run")
             raise
         tokens = outcome.input_tokens + outcome.output_tokens
@@ -63,6 +65,13 @@ class CostTrackingMiddleware:
             await _budget_event(ctx, errors[0], phase="post_charge")
             raise errors[0]
         return outcome
+
+
+def _tokens_used(exc: BudgetExceededError) -> int | None:
+    tokens = [exc.details.get(key) for key in ("input_tokens", "output_tokens")]
+    if not any(isinstance(t, int) for t in tokens):
+        return None
+    return sum(t for t in tokens if isinstance(t, int))
 
 
 async def _budget_event(ctx: ExecutionContext, exc: BudgetExceededError, *, phase: str) -> None:
