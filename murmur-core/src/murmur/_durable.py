@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from murmur._pipeline import dump_value
 from murmur.core.context import current_context
-from murmur.core.errors import MurmurError, RegistryError, SpawnError
+from murmur.core.errors import AllAgentsFailedError, MurmurError, RegistryError, SpawnError
 from murmur.groups._checkpoint import NodeCheckpoint, StoreCheckpoint
 from murmur.groups._group import AgentGroup
 from murmur.runs import RunRecord, RunStatus, RunStore
@@ -41,6 +41,7 @@ __all__ = [
     "BATCH_KEY",
     "GROUP_TASK_KEY",
     "DurableGroupCheckpoint",
+    "batch_error",
     "gather_batch",
     "resume",
     "run_group",
@@ -341,24 +342,49 @@ async def _save(store: RunStore, run_id: str, index: int, result: AgentResult[An
         _log().warning("durable_checkpoint_failed", run_id=run_id, task=index, error=repr(exc))
 
 
-async def _finish(store: RunStore, record: RunRecord, results: list[AgentResult[Any]]) -> None:
+def batch_error(agent_name: str, results: list[AgentResult[Any]]) -> MurmurError | None:
+    """The error a gather batch ends with: `AllAgentsFailedError` (`all_failed`) when every
+    task failed, `MurmurError` (`partial_failure`) when some did, None when none did."""
     failed = [r for r in results if not r.is_ok()]
-    record.progress.update(completed=len(results) - len(failed), failed=len(failed))
-    if failed:
-        first = failed[0].error
-        record.status = RunStatus.FAILED
-        record.error = {
-            "message": f"{len(failed)} of {len(results)} tasks failed; "
-            "runtime.resume(run_id) runs them again",
-            "first_error": first.to_dict() if first is not None else None,
-        }
-    else:
-        record.status = RunStatus.COMPLETED
+    if not failed:
+        return None
+    first = failed[0].error
+    kind = AllAgentsFailedError if len(failed) == len(results) else MurmurError
+    return kind(
+        f"{len(failed)} of {len(results)} runs of agent {agent_name!r} failed (see the "
+        f"result's items; runtime.resume(run_id) runs them again); first error: "
+        f"{first.message if first else 'unknown'}",
+        code="all_failed" if len(failed) == len(results) else "partial_failure",
+        details={"failed": len(failed), "first_error": first.to_dict() if first else None},
+    )
+
+
+async def _finish(store: RunStore, record: RunRecord, results: list[AgentResult[Any]]) -> None:
+    """Write the batch's final record, once: status, every output and error, usage."""
+    failed = sum(1 for r in results if not r.is_ok())
+    error = batch_error(str(record.agent_name), results)
+    record.status = RunStatus.FAILED if error is not None else RunStatus.COMPLETED
+    record.error = error.to_dict() if error is not None else None
+    record.output = [dump_value(r.value) if r.is_ok() else None for r in results]
+    costs = [r.metadata.cost_usd for r in results if r.metadata.cost_usd is not None]
+    record.metadata.update(
+        errors=[r.error.to_dict() if r.error is not None else None for r in results],
+        input_tokens=sum(r.metadata.input_tokens for r in results),
+        output_tokens=sum(r.metadata.output_tokens for r in results),
+        cost_usd=sum(costs) if costs else None,
+    )
+    record.progress.update(total=len(results), completed=len(results) - failed, failed=failed)
     record.updated_at = time.time()
     try:
-        await asyncio.wait_for(store.put(record), _STORE_TIMEOUT)
-    except Exception as exc:  # the results are returned; the record stays "running"
-        _log().warning("durable_record_failed", run_id=record.run_id, error=repr(exc))
+        await _store_call(store.put(record), "record the finished batch")
+    except MurmurError as exc:
+        raise RegistryError(
+            f"gather batch {record.run_id!r} finished but its record could not be written "
+            f"({exc.message}); every successful task is checkpointed: "
+            "runtime.resume(run_id) returns the results without running them again",
+            code=exc.code,
+            details={**exc.details, "run_id": record.run_id},
+        ) from exc
 
 
 def _agent_for(runtime: AgentRuntime, name: str) -> Agent[Any]:

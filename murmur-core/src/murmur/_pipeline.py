@@ -131,6 +131,7 @@ class ObservabilityMiddleware:
                 output_tokens=outcome.output_tokens,
                 cost_usd=outcome.cost_usd,
                 duration_ms=duration,
+                model=outcome.model,
             )
             record.updated_at = time.time()
             await store.put(record)

@@ -176,7 +176,12 @@ class _GroupRun:
             else:
                 record.status = RunStatus.FAILED
                 record.error = result.error.to_dict()
-            record.metadata.update(nodes=statuses, duration_ms=result.duration_ms)
+            record.metadata.update(
+                nodes=statuses,
+                duration_ms=result.duration_ms,
+                terminals=list(result.terminals),
+                total_tokens=result.total_tokens,
+            )
             record.updated_at = time.time()
             await self.runtime.stores.runs.put(record)
 

@@ -109,7 +109,9 @@ class BackgroundRunner:
         progress: dict[str, int] | None = None,
     ) -> None:
         record = await self._guard(self._runs.get(run_id))
-        if record is None:
+        if record is None or record.status.finished:
+            # The runtime already wrote how the run ended (its final result): a run becomes
+            # finished once, so pollers never see an interim answer replaced by another.
             return
         record.output = output
         if error is None:
