@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from murmur_client import LocalClient
+from murmur_sqlite import sqlite_store_factory
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from murmur import Agent, AgentGroup, AgentRuntime, Edge
 from murmur.core.errors import MurmurError
 from murmur.events import NullEventEmitter
-from murmur.runs import RunStore
+from murmur.runs import RunRecord, RunStore, Stores
 
 RUNS_PER_KIND = 12
 POLLERS = 4
@@ -27,6 +28,34 @@ def _failing() -> FunctionModel:
         raise RuntimeError("this model always fails")
 
     return FunctionModel(respond)
+
+
+class FinishedWrites(RunStore):
+    """The SQLite run store, logging every write of a finished record."""
+
+    def __init__(self, inner: RunStore) -> None:
+        self.inner = inner
+        self.finished: dict[str, list[RunRecord]] = {}
+
+    async def put(self, record: RunRecord) -> None:
+        if record.status.finished:
+            self.finished.setdefault(record.run_id, []).append(record.model_copy(deep=True))
+        await self.inner.put(record)
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        return await self.inner.get(run_id)
+
+    async def list(self, **filters: Any) -> list[RunRecord]:  # type: ignore[override]
+        return await self.inner.list(**filters)
+
+    async def put_checkpoint(self, run_id: str, key: str, value: Any) -> None:
+        await self.inner.put_checkpoint(run_id, key, value)
+
+    async def checkpoints(self, run_id: str) -> dict[str, Any]:
+        return await self.inner.checkpoints(run_id)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 async def _poll_store(runs: RunStore, run_ids: list[str], seen: dict[str, set[str]]) -> None:
@@ -62,10 +91,14 @@ async def test_pollers_see_each_gather_and_group_finish_once_with_its_final_resu
     tmp_path: Path,
 ) -> None:
     """12 all-failed gathers, 12 good gathers and 12 two-node groups on a SQLite store,
-    4 pollers of the store and 4 of `LocalClient.result`: every finished answer a run
-    ever gives is the same, and it is the final one (an all-failed gather is
-    `AllAgentsFailedError`/`all_failed`, a group answers its terminal node's output)."""
-    runtime = AgentRuntime(store=f"sqlite:///{tmp_path}/runs.db", event_emitter=NullEventEmitter())
+    4 pollers of the store and 4 of `LocalClient.result`: each run's record is written
+    finished exactly once, every finished answer a poller gets is that final one (an
+    all-failed gather is `AllAgentsFailedError`/`all_failed`, a group answers its terminal
+    node's output)."""
+    sqlite = sqlite_store_factory(f"sqlite:///{tmp_path}/runs.db")
+    writes = FinishedWrites(sqlite.runs)
+    stores = Stores(runs=writes, events=sqlite.events)
+    runtime = AgentRuntime(store=stores, event_emitter=NullEventEmitter())
     runtime.register(Agent(name="ok", model="test"))
     runtime.register(Agent(name="bad", model=_failing()))
     writer, editor = Agent(name="writer", model="test"), Agent(name="editor", model="test")
@@ -89,6 +122,7 @@ async def test_pollers_see_each_gather_and_group_finish_once_with_its_final_resu
     await client.shutdown()
     await runtime.aclose()
 
+    assert {r: len(writes.finished[r]) for r in run_ids} == dict.fromkeys(run_ids, 1)
     assert {r: len(a) for r, a in from_store.items()} == dict.fromkeys(run_ids, 1)
     assert {r: len(a) for r, a in from_client.items()} == dict.fromkeys(run_ids, 1)
     for run_id in run_ids:
