@@ -67,6 +67,33 @@ def _errors(op: dict[str, Any]) -> str:
     return ", ".join(codes)
 
 
+def _error_codes() -> list[str]:
+    """The status of every error code, from the server's one table."""
+    from murmur_server._errors import RETRY_AFTER_SECONDS, STATUS_BY_CODE
+
+    by_status: dict[int, list[str]] = {}
+    for code, status in STATUS_BY_CODE.items():
+        by_status.setdefault(status, []).append(code)
+    out = [
+        "### Error codes",
+        "",
+        "Each error's status comes from its `code`. An unlisted code is classed by family "
+        "(`store_*`, `broker_*`: 503; `invalid_*`: 422) and is otherwise 500. Codes marked "
+        "with seconds carry that `Retry-After`; `too_many_auth_failures` carries the seconds "
+        "until its client may try again.",
+        "",
+        "| Status | Codes |",
+        "|---|---|",
+    ]
+    for status in sorted(by_status):
+        codes = ", ".join(
+            f"`{c}`" + (f" ({RETRY_AFTER_SECONDS[c]} s)" if c in RETRY_AFTER_SECONDS else "")
+            for c in sorted(by_status[status])
+        )
+        out.append(f"| {status} | {codes} |")
+    return [*out, ""]
+
+
 def render(schema: dict[str, Any]) -> str:
     """The generated Markdown section."""
     rows: list[tuple[int, str, str, dict[str, Any]]] = []
@@ -111,6 +138,7 @@ def render(schema: dict[str, Any]) -> str:
                 kind = _cell(type_of(sch))
                 out.append(f"| `{p['name']}` | {p['in']} | {kind} | {shown} | {notes} |")
             out.append("")
+    out += _error_codes()
     models = schema.get("components", {}).get("schemas", {})
     out += ["### Models", "", "| Model | Fields |", "|---|---|"]
     for name in sorted(models):

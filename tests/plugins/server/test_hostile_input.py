@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 import subprocess
 import time
@@ -361,3 +362,42 @@ def test_sse_resume_from_an_unknown_id_is_a_typed_404(served: Hostile) -> None:
     for response in responses:
         error = typed_error(response, 404, "event_not_found")
         assert "reconnect without Last-Event-ID" in error["message"]
+
+
+REQUEST_PATH = [
+    "plugins/murmur-client/src",
+    "plugins/murmur-server/src",
+    "plugins/murmur-sqlite/src",
+    "plugins/murmur-rocksdb/src",
+    "plugins/murmur-redis/src/murmur_redis/_store.py",
+    "murmur-core/src/murmur/runs",
+]
+NOT_RESPONSES = {
+    "all_failed": "how a gather ended: in RunResult.error, not a response",
+    "cancelled": "how a run ended: in RunResult.error, not a response",
+    "wait_timeout": "raised by RuntimeClient.wait itself, on the client side",
+}
+
+
+def test_every_error_code_on_the_request_path_has_one_status() -> None:
+    """Each code the client, server and stores raise is mapped in STATUS_BY_CODE: store and
+    broker faults are 5xx with Retry-After where retrying helps, bad requests 4xx."""
+    from murmur_server._errors import RETRY_AFTER_SECONDS, STATUS_BY_CODE, http_status
+
+    from murmur.core.errors import MurmurError, RegistryError
+
+    root = HERE.parents[2]
+    codes: set[str] = set()
+    for entry in REQUEST_PATH:
+        files = [root / entry] if entry.endswith(".py") else (root / entry).rglob("*.py")
+        for file in files:
+            codes.update(re.findall(r'code="([a-z_0-9]+)"', file.read_text()))
+    assert codes - set(NOT_RESPONSES) <= set(STATUS_BY_CODE), codes - set(STATUS_BY_CODE)
+    for code in ("store_error", "store_busy", "store_unavailable", "store_locked"):
+        assert http_status(RegistryError("x", code=code)) == 503
+    assert http_status(RegistryError("x", code="store_timeout")) == 504
+    assert http_status(MurmurError("x", code="store_something_new")) == 503
+    assert http_status(MurmurError("x", code="never_heard_of_it")) == 500
+    assert set(RETRY_AFTER_SECONDS) <= {
+        c for c, s in STATUS_BY_CODE.items() if s in (429, 503, 504)
+    }

@@ -80,6 +80,7 @@ _SERVER = {
     "load_failed": 500,
     "no_store": 500,
     "provider_missing": 500,
+    "invalid_url": 500,
     "token_required": 500,
     "token_invalid": 500,
     "token_too_short": 500,
