@@ -17,7 +17,7 @@ from murmur_server import (
     is_loopback,
     require_token_for_host,
 )
-from murmur_server._security import token_matches
+from murmur_server._security import AuthGuard, token_matches
 from murmur_server.commands import serve_command
 
 from murmur import AgentRuntime
@@ -227,3 +227,35 @@ async def test_a_slow_consumer_never_blocks_the_runtime(runtime: AgentRuntime) -
     got = [await first] + [await asyncio.wait_for(anext(stream), 10) for _ in range(29)]
     assert sorted(str(e.trace_id) for e in got) == sorted(r.trace_id for r in results)
     await stream.aclose()
+
+
+def test_tokens_are_compared_as_utf8_bytes() -> None:
+    """The raw header bytes (or the Latin-1 text ASGI makes of them) match the UTF-8 token."""
+    token = "pässwörd-λ-0123456789"
+    raw = f"Bearer {token}".encode()
+    assert token_matches(raw, token)
+    assert token_matches(raw.decode("latin-1"), token)  # what request.headers holds
+    assert not token_matches(f"Bearer {token}".encode("utf-16"), token)
+    assert not token_matches(b"Bearer " + token.encode()[:-1], token)
+
+
+def test_the_guard_locks_a_client_out_for_the_window_then_lets_it_back() -> None:
+    """3 wrong tokens within 10 s lock that client (only) out until the first is 10 s old;
+    a right token clears its count."""
+    now = [1000.0]
+    guard = AuthGuard(TOKEN, max_failures=3, window=10, clock=lambda: now[0])
+    right, wrong = f"Bearer {TOKEN}", "Bearer nope"
+    for _ in range(3):
+        now[0] += 1
+        failed = guard.check(wrong, "10.0.0.1")
+        assert failed is not None
+        assert failed.code == "unauthorized"
+    locked = guard.check(right, "10.0.0.1")
+    assert locked is not None
+    assert (locked.code, locked.details["retry_after"]) == ("too_many_auth_failures", 8)
+    assert guard.check(right, "10.0.0.2") is None  # another client is not affected
+    now[0] += 8  # the first failure is now 10 s old: two remain, under the limit
+    assert guard.check(right, "10.0.0.1") is None
+    for _ in range(2):
+        assert guard.check(wrong, "10.0.0.1") is not None
+    assert guard.check(right, "10.0.0.1") is None  # cleared by the right token above
