@@ -82,29 +82,33 @@ class OTelTraceEmitter:
         if origin is Origin.RELAYED:
             return
         kind = event.event_type
-        if kind is EventType.AGENT_SPAWNED and ctx is not None:
-            self._run_started(event, origin, ctx)
-        elif kind in (EventType.AGENT_COMPLETED, EventType.AGENT_FAILED):
+        if kind is EventType.AGENT_SPAWNED:
+            if ctx is not None:
+                self._run_started(event, origin, ctx)
+        elif kind is EventType.AGENT_COMPLETED or kind is EventType.AGENT_FAILED:
             self._run_ended(event, origin)
-        elif kind is EventType.AGENT_RETRIED:
-            span = self._spans.runs.get((str(event.trace_id), origin.value))
-            if span is not None:
-                attempt = int(event.payload.get("attempt") or 1)
-                span.add_event(
-                    "murmur.retry",
-                    {"murmur.attempt": attempt, "murmur.next_attempt": attempt + 1},
-                    timestamp=_ns(event.timestamp),
-                )
         elif kind is EventType.TOOL_CALL_STARTED:
             self._tool_started(event)
-        elif kind in (EventType.TOOL_CALL_COMPLETED, EventType.TOOL_CALL_FAILED):
+        elif kind is EventType.TOOL_CALL_COMPLETED or kind is EventType.TOOL_CALL_FAILED:
             self._tool_ended(event)
+        elif kind is EventType.AGENT_RETRIED:
+            self._retried(event, origin)
         elif kind is EventType.GROUP_STARTED:
             self._group_started(event)
-        elif kind in (EventType.GROUP_COMPLETED, EventType.GROUP_FAILED):
+        elif kind is EventType.GROUP_COMPLETED or kind is EventType.GROUP_FAILED:
             self._group_ended(event)
 
     # -- runs -------------------------------------------------------------------------
+
+    def _retried(self, event: RuntimeEvent, origin: Origin) -> None:
+        span = self._spans.runs.get((str(event.trace_id), origin.value))
+        if span is not None:
+            attempt = int(event.payload.get("attempt") or 1)
+            span.add_event(
+                "murmur.retry",
+                {"murmur.attempt": attempt, "murmur.next_attempt": attempt + 1},
+                timestamp=_ns(event.timestamp),
+            )
 
     def _run_started(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext) -> None:
         model = event.payload.get("model") or ctx.agent.model_name
