@@ -301,3 +301,40 @@ def test_register_group_refuses_a_second_group_with_the_same_name() -> None:
     second = runtime.register_group(pipeline(Calls()), replace=True)
     assert runtime.groups == {"pipeline": second}
     assert second is not first
+
+
+async def check_invalid_checkpoint_fails_its_node(runtime: AgentRuntime) -> None:
+    """Shared by the memory and SQLite tests: a node checkpoint that no longer validates
+    fails that node on resume with checkpoint_invalid; its downstream is skipped because
+    of it (not "timed out"), and failed_nodes lists it."""
+    calls = Calls()
+    a = Agent(name="a", model=calls.model("a", structured=True), output_type=Answer)
+    b, c = (Agent(name=n, model=calls.model(n)) for n in ("b", "c"))
+    crew = runtime.register_group(
+        AgentGroup(name="typed", topology={a: Edge(to=(b,)), b: Edge(to=(c,)), c: Edge.terminal()})
+    )
+    task = TaskSpec(input="go")
+    calls.fail.add(("b", '{"question":"go","answer":"a:go"}'))
+    first = await runtime.run_group(crew, task)
+    assert first.failed_nodes == ["b"]
+    assert runtime.stores is not None
+    await runtime.stores.runs.put_checkpoint(
+        task.trace_id, "node:a", {"outputs": [{"not": "an Answer"}], "fanned_out": False}
+    )
+    resumed = await runtime.resume(task.trace_id)
+    assert isinstance(resumed, GroupResult)
+    assert resumed.failed_nodes == ["a"]
+    error = resumed.nodes["a"].error
+    assert isinstance(error, SpawnError)
+    assert error.code == "checkpoint_invalid"
+    assert resumed.error is error
+    assert resumed.nodes["b"].reason == "upstream a failed"
+    assert [resumed.nodes[n].status.value for n in ("b", "c")] == ["skipped", "skipped"]
+    assert not any("timed out" in str(node.reason) for node in resumed.nodes.values())
+    assert calls.per_agent()["a"] == 1  # the node failed; it was not run again
+
+
+async def test_an_invalid_checkpoint_fails_its_node_on_resume(durable: AgentRuntime) -> None:
+    """A node checkpoint that no longer matches its output_type fails that node with
+    SpawnError(checkpoint_invalid) on resume, listed in failed_nodes."""
+    await check_invalid_checkpoint_fails_its_node(durable)

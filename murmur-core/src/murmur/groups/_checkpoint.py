@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from murmur.core.errors import MurmurError, SpawnError
+
 if TYPE_CHECKING:
     from murmur.groups._group import AgentGroup
     from murmur.runs import RunStore
@@ -38,11 +40,14 @@ class NodeCheckpoint:
         node: the node (agent) name.
         outputs: typed outputs (instances of the agent's `output_type`), in item order.
         fanned_out: True when the node ran once per item (its downstream gets the list).
+        error: set when the node's checkpoint exists but cannot be restored (for example
+            `SpawnError(checkpoint_invalid)`): the node then fails with it on resume.
     """
 
     node: str
     outputs: tuple[Any, ...]
     fanned_out: bool = False
+    error: MurmurError | None = None
 
 
 @runtime_checkable
@@ -98,9 +103,8 @@ class StoreCheckpoint:
         self.group = group
 
     async def load(self, group_trace_id: str) -> Mapping[str, NodeCheckpoint]:
-        """Finished nodes, with outputs validated back into their output types."""
-        from murmur.core.errors import SpawnError
-
+        """Finished nodes, with outputs validated back into their output types (a node whose
+        checkpoint no longer validates comes back with `error` set)."""
         saved = await self.store.checkpoints(group_trace_id)
         out: dict[str, NodeCheckpoint] = {}
         for key, value in saved.items():
@@ -116,11 +120,16 @@ class StoreCheckpoint:
                     else v
                     for v in value.get("outputs", [])
                 )
-            except ValueError as exc:
-                raise SpawnError(
-                    f"checkpoint of node {name!r} no longer matches its output_type: {exc}",
+            except ValueError as exc:  # this node fails on resume; the others restore
+                error = SpawnError(
+                    f"checkpoint of node {name!r} no longer matches its output_type "
+                    f"({exc}); run the group again under a new trace id, or restore the "
+                    "agent's previous output_type",
                     code="checkpoint_invalid",
-                ) from None
+                    details={"node": name},
+                )
+                out[name] = NodeCheckpoint(name, (), error=error)
+                continue
             out[name] = NodeCheckpoint(name, outputs, bool(value.get("fanned_out")))
         return out
 

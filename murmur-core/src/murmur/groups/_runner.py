@@ -112,6 +112,7 @@ class _GroupRun:
             },
         )
         error: MurmurError | None = None
+        stopped = "not reached"
         try:
             if self.checkpoint is not None:
                 self.restored = await asyncio.wait_for(
@@ -120,6 +121,7 @@ class _GroupRun:
             async with asyncio.timeout(limit):
                 await asyncio.gather(*(self._node(name) for name in self.group.order))
         except TimeoutError:
+            stopped = "the group timed out"
             error = BudgetExceededError(
                 f"group {self.group.name!r} did not finish within {limit}s; raise "
                 "run_group(timeout_seconds=...) or speed up its slowest branch",
@@ -127,11 +129,11 @@ class _GroupRun:
                 details={"timeout_seconds": limit},
             )
         except MurmurError as exc:  # a failing checkpoint.load
+            stopped = f"the group's checkpoints could not be loaded ({exc.code})"
             error = exc
         for name in self.group.order:
             if name not in self.nodes:
-                reason = "the group timed out" if error is not None else "not reached"
-                self.nodes[name] = NodeResult(name, NodeStatus.SKIPPED, reason=reason)
+                self.nodes[name] = NodeResult(name, NodeStatus.SKIPPED, reason=stopped)
         if error is None:
             failed = [self.nodes[n] for n in self.group.order if not self._ok(n)]
             error = failed[0].error if failed else None
@@ -248,6 +250,8 @@ class _GroupRun:
 
     async def _run_node(self, name: str) -> NodeResult:
         saved = self.restored.get(name)
+        if saved is not None and saved.error is not None:
+            return NodeResult(name, NodeStatus.FAILED, error=saved.error)
         if saved is not None:
             return NodeResult(
                 name,
