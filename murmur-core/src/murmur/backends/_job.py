@@ -46,7 +46,7 @@ _OP_TIMEOUT = 10.0
 _EPOCH_CHECK_S = 1.0
 _PUBLISH_BACKOFF_S = (0.05, 2.0)
 _PUBLISH_RETRY_S = 30.0
-_DIAGNOSIS_MARGIN_S = 0.02
+_DIAGNOSIS_MARGIN_S = 0.25
 
 
 @dataclass(slots=True)
@@ -224,7 +224,9 @@ class JobBackend(Backend):
         deadline = ctx.extra.get("deadline") or time.time() + self.default_timeout_s
         # Give up a moment before the run's own timeout fires, so the caller gets this
         # backend's diagnosis (which broker, which command serves the agent).
-        timeout = max(0.0, deadline - time.time() - _DIAGNOSIS_MARGIN_S)
+        left = deadline - time.time()
+        margin = min(_DIAGNOSIS_MARGIN_S, 0.05 * left)
+        timeout = max(0.0, left - margin)
         waiting = self._waiting.get(task_id)
         if waiting is not None and not waiting.future.done():
             waiting.waiters += 1  # the same task id, concurrently: idempotent, join it
@@ -248,7 +250,7 @@ class JobBackend(Backend):
             self._abandon(task_id, waiting)
             raise BudgetExceededError(
                 f"no result for task {task_id} of agent {ctx.agent.name!r} within "
-                f"{timeout + _DIAGNOSIS_MARGIN_S:.3g}s: is a worker consuming {ctx.agent.name!r} on "
+                f"{left:.3g}s: is a worker consuming {ctx.agent.name!r} on "
                 f"{self.transport.safe_url}? (murmur worker start --agents {ctx.agent.name} "
                 f"--broker ...); set RuntimeOptions(timeout_seconds=...) to wait longer",
                 code="timeout",

@@ -39,6 +39,8 @@ from murmur.transport import Delivery, QueueSubscription, TaskConsumer
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from murmur_redis._pipeliner import Pipeliner
+
 __all__ = ["RedisTaskConsumer", "StreamSubscription", "ensure_group"]
 
 log = structlog.get_logger("murmur.redis")
@@ -85,6 +87,7 @@ class RedisTaskConsumer(TaskConsumer):
         self,
         client: Redis,
         reader: Redis,
+        pipeliner: Pipeliner,
         *,
         stream: str,
         group: str,
@@ -94,6 +97,7 @@ class RedisTaskConsumer(TaskConsumer):
     ) -> None:
         self._client = client
         self._reader = reader
+        self._pipeliner = pipeliner
         self._stream = stream
         self._group = group
         self._consumer = consumer_id
@@ -136,10 +140,13 @@ class RedisTaskConsumer(TaskConsumer):
         await ensure_group(self._client, self._stream, self._group)
 
     async def _settle(self, message_id: str) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        pipe.xack(self._stream, self._group, message_id)
-        pipe.xdel(self._stream, message_id)
-        await pipe.execute()
+        stream, group = self._stream, self._group
+
+        def queue(pipe: Any) -> None:
+            pipe.xack(stream, group, message_id)
+            pipe.xdel(stream, message_id)
+
+        await self._pipeliner.run(queue, 2)
 
     async def ack(self, delivery: Delivery) -> None:
         await self._settle(delivery.message_id)

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from murmur.core.errors import SpawnError
 from murmur.transport import QueueSubscription, Subscription, TaskConsumer, Transport
 from murmur_redis._consumer import RedisTaskConsumer, StreamSubscription, ensure_group
+from murmur_redis._pipeliner import Pipeliner
 
 if TYPE_CHECKING:
     from faststream.redis import RedisBroker
@@ -98,6 +99,7 @@ class RedisTransport(Transport):
         self._broker_lock = asyncio.Lock()
         self._event_slots = asyncio.Semaphore(_EVENT_PUBLISHES)
         self._client: Redis | None = None
+        self._pipeliner: Pipeliner | None = None
         self._readers: list[Redis] = []
         self._epoch: str | None = None
         self._groups: set[str] = set()
@@ -140,6 +142,17 @@ class RedisTransport(Transport):
             await client.aclose()
             raise self.unreachable(exc) from exc
         self._client = client
+        self._pipeliner = Pipeliner(client)
+
+    @property
+    def pipeliner(self) -> Pipeliner:
+        """Coalesces task publishes, results and acks of concurrent runs into pipelines."""
+        if self._pipeliner is None:
+            raise SpawnError(
+                f"{self!r} is not connected; call await transport.connect() first",
+                code="broker_error",
+            )
+        return self._pipeliner
 
     def reader(self) -> Redis:
         """A new client on one dedicated connection, for one blocking reader (closed with
@@ -164,6 +177,9 @@ class RedisTransport(Transport):
             broker, self._broker = self._broker, None
             with contextlib.suppress(Exception):
                 await broker.stop()
+        if self._pipeliner is not None:
+            pipeliner, self._pipeliner = self._pipeliner, None
+            await pipeliner.aclose()
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
@@ -204,7 +220,8 @@ class RedisTransport(Transport):
     # -- tasks ------------------------------------------------------------------------
 
     async def publish_task(self, agent_name: str, data: bytes) -> None:
-        await self.client.xadd(self.name("tasks", agent_name), {"d": data})
+        stream = self.name("tasks", agent_name)
+        await self.pipeliner.run(lambda pipe: pipe.xadd(stream, {"d": data}), 1)
 
     async def consume_tasks(
         self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
@@ -216,6 +233,7 @@ class RedisTransport(Transport):
         return RedisTaskConsumer(
             self.client,
             self.reader(),
+            self.pipeliner,
             stream=stream,
             group=self.group,
             consumer_id=consumer_id,
@@ -227,10 +245,13 @@ class RedisTransport(Transport):
 
     async def publish_result(self, reply_to: str, data: bytes) -> None:
         stream = self.name("replies", reply_to)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(stream, {"d": data}, maxlen=self.reply_maxlen, approximate=True)
-        pipe.expire(stream, int(self.result_ttl_s))
-        await pipe.execute()
+        maxlen, ttl = self.reply_maxlen, int(self.result_ttl_s)
+
+        def queue(pipe: Any) -> None:
+            pipe.xadd(stream, {"d": data}, maxlen=maxlen, approximate=True)
+            pipe.expire(stream, ttl)
+
+        await self.pipeliner.run(queue, 2)
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
         subscription = StreamSubscription(
