@@ -31,6 +31,7 @@ from murmur.transport._envelope import (
     traceparent_for,
 )
 from murmur.transport._memory import MemoryTransport
+from murmur.transport._replies import ReplyGrace
 from murmur.transport._resolve import (
     JOB_BACKEND_OPTIONS,
     resolve_transport,
@@ -47,6 +48,7 @@ __all__ = [
     "EnvelopeSigner",
     "MemoryTransport",
     "QueueSubscription",
+    "ReplyGrace",
     "ResultEnvelope",
     "SigningKeys",
     "Subscription",

@@ -30,10 +30,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from murmur.core.errors import RegistryError, SpawnError
-from murmur.transport import QueueSubscription, Subscription, TaskConsumer, Transport
+from murmur.transport import (
+    QueueSubscription,
+    ReplyGrace,
+    Subscription,
+    TaskConsumer,
+    Transport,
+)
 from murmur_nats._consumer import JetStreamConsumer
 from murmur_nats._names import kv_key, stream_name, subject
-from murmur_nats._replies import ReplySender
 
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
@@ -126,9 +131,7 @@ class NatsTransport(Transport):
         self._lock = asyncio.Lock()
         self._consumers: list[JetStreamConsumer] = []
         self._subscriptions: list[QueueSubscription] = []
-        self._replies = ReplySender(
-            timeout_s=self.publish_timeout, grace_s=self.reply_grace_s, broker=self.safe_url
-        )
+        self._replies = ReplyGrace(self.reply_grace_s, broker=self.safe_url)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -280,11 +283,35 @@ class NatsTransport(Transport):
         return subscription
 
     async def publish_result(self, reply_to: str, data: bytes) -> None:
-        """Send a frame to the caller's reply subject and wait for the caller's receipt
-        (`murmur_nats._replies`): a result nobody received raises instead of being acked."""
-        await self._replies.send(
-            self.connection, subject(self.name("replies", reply_to)), bytes(data)
-        )
+        """Send a frame to the caller's reply subject as a request the caller's subscription
+        answers once it holds the frame.
+
+        Core NATS drops what nobody is subscribed to (a caller reconnecting after a server
+        restart): "no responders" is tried again for `reply_grace_s`, then the caller is
+        taken for gone (`murmur.transport.ReplyGrace`). No answer at all raises a transient
+        `SpawnError`, so the worker leaves the task un-acked for redelivery.
+        """
+        from nats.errors import NoRespondersError
+
+        name = subject(self.name("replies", reply_to))
+        connection = self.connection
+
+        async def attempt() -> bool:
+            try:
+                await connection.request(name, bytes(data), timeout=self.publish_timeout)
+            except NoRespondersError:
+                return False
+            except TimeoutError:  # nats.errors.TimeoutError subclasses it
+                raise SpawnError(
+                    f"the caller on reply subject {name!r} did not confirm a result within "
+                    f"{self.publish_timeout:g}s on {self.safe_url}; the task stays un-acked "
+                    "and is delivered again after the ack wait (is the NATS server up?)",
+                    code="broker_error",
+                    details={"transient": True, "broker": self.safe_url},
+                ) from None
+            return True
+
+        await self._replies.deliver(name, attempt)
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
         """Subscribe to the caller's reply subject."""

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from murmur.core.errors import RegistryError, SpawnError
-from murmur.transport import QueueSubscription, Subscription, TaskConsumer, Transport
+from murmur.transport import (
+    QueueSubscription,
+    ReplyGrace,
+    Subscription,
+    TaskConsumer,
+    Transport,
+)
 from murmur_rabbitmq._consumer import RabbitConsumer
 
 if TYPE_CHECKING:
@@ -41,7 +47,14 @@ __all__ = ["RabbitTransport"]
 EVENTS_EXCHANGE = "amq.topic"
 """Fleet events go through this built-in exchange, so nothing is left to clean up."""
 
-_OWN_OPTIONS = ("queue_type", "queue_expires_ms", "publish_timeout", "connect_timeout")
+_OWN_OPTIONS = (
+    "queue_type",
+    "queue_expires_ms",
+    "publish_timeout",
+    "connect_timeout",
+    "reconnect_interval",
+    "reply_grace_s",
+)
 _OP_TIMEOUT = 10.0
 _BAD_ROUTING = re.compile(r"[*#\s]")
 
@@ -53,6 +66,14 @@ def _queue_name(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return f"{cleaned.encode()[:180].decode(errors='ignore')}-{digest}"
+
+
+def _returned(confirmation: object) -> bool:
+    """Whether a mandatory publish came back unroutable (aio-pika then returns the message
+    instead of the `Basic.Ack` frame)."""
+    from aiormq.abc import DeliveredMessage
+
+    return isinstance(confirmation, DeliveredMessage)
 
 
 class RabbitTransport(Transport):
@@ -75,6 +96,11 @@ class RabbitTransport(Transport):
             this long (`x-expires`); for throwaway namespaces such as tests. Default: never.
         publish_timeout: Seconds to wait for a publisher confirm (default 10).
         connect_timeout: Seconds to wait for the connection (default 10).
+        reconnect_interval: Seconds between reconnection attempts of the robust connection
+            after the broker went away (default 1).
+        reply_grace_s: How long a worker keeps trying a result whose caller has no reply
+            queue (a caller reconnecting after a broker restart) before it takes the caller
+            for gone and drops the result (default 5).
     """
 
     scheme = "amqp"
@@ -99,10 +125,12 @@ class RabbitTransport(Transport):
             self.queue_expires_ms = int(expires) if expires not in (None, "") else None
             self.publish_timeout = float(opts.pop("publish_timeout", _OP_TIMEOUT))
             self.connect_timeout = float(opts.pop("connect_timeout", _OP_TIMEOUT))
+            self.reconnect_interval = float(opts.pop("reconnect_interval", 1.0))
+            self.reply_grace_s = float(opts.pop("reply_grace_s", 5.0))
         except (TypeError, ValueError) as exc:
             raise RegistryError(
-                f"amqp:// options queue_expires_ms, publish_timeout and connect_timeout must "
-                f"be numbers ({exc})",
+                f"amqp:// options queue_expires_ms, publish_timeout, connect_timeout, "
+                f"reconnect_interval and reply_grace_s must be numbers ({exc})",
                 code="invalid_options",
             ) from None
         parts = urlsplit(url)
@@ -125,6 +153,7 @@ class RabbitTransport(Transport):
         self._lock = asyncio.Lock()
         self._consumers: list[RabbitConsumer] = []
         self._subscriptions: list[QueueSubscription] = []
+        self._replies = ReplyGrace(self.reply_grace_s, broker=self.safe_url)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -135,7 +164,7 @@ class RabbitTransport(Transport):
                 return
             from faststream.rabbit import RabbitBroker
 
-            broker = RabbitBroker(self.amqp_url)
+            broker = RabbitBroker(self.amqp_url, reconnect_interval=self.reconnect_interval)
             try:
                 async with asyncio.timeout(self.connect_timeout):
                     connection = await broker.connect()
@@ -197,17 +226,32 @@ class RabbitTransport(Transport):
         self._declared.add(queue_name)
 
     async def publish_task(self, agent_name: str, data: bytes) -> None:
-        """Publish a persistent message with a fresh `message_id` (returns once confirmed)."""
+        """Publish a persistent message with a fresh `message_id` (returns once confirmed).
+
+        Mandatory: a task the broker cannot route (its queue was deleted: expired, or lost
+        with a node's data) is returned instead of dropped; the queue is declared again and
+        a transient `SpawnError` lets `JobBackend` publish it again.
+        """
         broker, _ = self._require()
         queue_name = self._task_queue(agent_name)
         await self._declare_task_queue(queue_name)
-        await broker.publish(
+        confirmation = await broker.publish(
             bytes(data),
             queue=queue_name,
             persist=True,
+            mandatory=True,
             message_id=uuid.uuid4().hex,
             timeout=self.publish_timeout,
         )
+        if _returned(confirmation):
+            self._declared.discard(queue_name)
+            raise SpawnError(
+                f"RabbitMQ at {self.safe_url} returned a task for queue {queue_name!r}: the "
+                "queue does not exist (expired or lost); it is declared again on the next "
+                "publish",
+                code="broker_error",
+                details={"transient": True, "broker": self.safe_url, "queue": queue_name},
+            )
 
     async def consume_tasks(
         self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
@@ -266,14 +310,36 @@ class RabbitTransport(Transport):
         return _queue_name(self.name("events"))
 
     async def publish_result(self, reply_to: str, data: bytes) -> None:
-        """Route to the caller's reply queue (dropped if the caller is gone)."""
+        """Route to the caller's reply queue, mandatory and confirmed.
+
+        A result RabbitMQ cannot route (the caller's exclusive queue is not there: the
+        caller is reconnecting after a broker restart, or gone) comes back and is tried
+        again for `reply_grace_s`, then the caller is taken for gone
+        (`murmur.transport.ReplyGrace`). A publish that fails (the connection is down)
+        raises, so the worker leaves the task un-acked and RabbitMQ requeues it.
+        """
         broker, _ = self._require()
-        await broker.publish(
-            bytes(data),
-            routing_key=_queue_name(self.name("replies", reply_to)),
-            mandatory=False,
-            timeout=self.publish_timeout,
-        )
+        routing_key = _queue_name(self.name("replies", reply_to))
+
+        async def attempt() -> bool:
+            try:
+                confirmation = await broker.publish(
+                    bytes(data),
+                    routing_key=routing_key,
+                    mandatory=True,
+                    timeout=self.publish_timeout,
+                )
+            except Exception as exc:
+                raise SpawnError(
+                    f"publishing a result to reply queue {routing_key!r} on {self.safe_url} "
+                    f"failed ({exc!r}); the task stays un-acked and RabbitMQ delivers it "
+                    "again (is the broker up?)",
+                    code="broker_error",
+                    details={"transient": True, "broker": self.safe_url},
+                ) from exc
+            return not _returned(confirmation)
+
+        await self._replies.deliver(routing_key, attempt)
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
         """Declare and consume the caller's exclusive reply queue."""
