@@ -210,3 +210,30 @@ async def test_concurrent_starts_with_one_run_id_start_one_run(client: RuntimeCl
     assert (await client.wait(run_id)).output == "echo:once"
     stats = await client.stats()
     assert stats.completed == 1
+
+
+async def test_inputs_no_store_can_hold_are_refused_by_both_clients(
+    client: RuntimeClient,
+) -> None:
+    """NaN, a lone surrogate or nesting past 64 levels in an input or metadata is a typed
+    `input_invalid` error from either client, and no run is recorded."""
+    deep: object = "leaf"
+    for _ in range(70):
+        deep = [deep]
+    before = [r.run_id for r in (await client.runs(limit=1000)).runs]
+    for start in (
+        client.start_run("echo", float("nan")),
+        client.start_run("echo", "a\ud800b"),
+        client.start_run("echo", deep),
+        client.start_run("echo", "ok", metadata={"score": float("inf")}),
+        client.start_run("echo", "ok", metadata={"\udc00": 1}),
+        client.start_gather("echo", ["ok", {"x": float("-inf")}]),
+        client.start_group("pipeline", deep),
+    ):
+        with pytest.raises(MurmurError) as caught:
+            await start
+        assert caught.value.code == "input_invalid", caught.value.message
+    after = [r.run_id for r in (await client.runs(limit=1000)).runs]
+    assert after == before
+    run = await client.start_run("echo", {"fine": [1.5, "text", None]}, metadata={"k": "v"})
+    assert (await client.wait(run.run_id, timeout=30)).ok

@@ -13,6 +13,7 @@ import httpx
 
 from murmur.core.errors import MurmurError
 from murmur.events import EventType, RuntimeEvent
+from murmur_client._json import check_json
 from murmur_client._models import (
     AgentInfo,
     ErrorResponse,
@@ -132,6 +133,9 @@ class MurmurClient(RuntimeClient):
     # -- starting runs --------------------------------------------------------------------
 
     async def _start(self, path: str, body: dict[str, Any]) -> RunInfo:
+        for field in ("input", "inputs", "metadata"):  # refused here as LocalClient would
+            if field in body:
+                check_json(body[field], field)
         return RunInfo.model_validate(await self._call("POST", path, json=_drop_none(body)))
 
     async def start_run(
