@@ -117,7 +117,7 @@ class KafkaTaskConsumer(TaskConsumer):
     def _build(self) -> Consumer:
         from confluent_kafka import Consumer
 
-        consumer = Consumer(self._config)
+        consumer = Consumer({**self._config, "on_commit": self._on_commit})
         consumer.subscribe(
             [self._topic],
             on_assign=self._on_assign,
@@ -254,6 +254,21 @@ class KafkaTaskConsumer(TaskConsumer):
         with self._lock:
             for tp in offsets:
                 self._commits_due[tp.partition] = tp
+
+    def _on_commit(self, err: Any, partitions: list[TopicPartition]) -> None:
+        """A commit came back (pump thread, inside poll). A failed one (a rebalance was in
+        progress) is queued again while the partition is still ours: its metadata is how
+        the next owner knows which offsets are redeliveries."""
+        failed = [tp for tp in partitions if err is not None or tp.error is not None]
+        if not failed:
+            return
+        with self._lock:
+            for tp in failed:
+                part = self._parts.get(tp.partition)
+                if part is not None and tp.partition not in self._commits_due:
+                    part.committed = None
+                    for fresh in self._commits({tp.partition: part}):
+                        self._commits_due[tp.partition] = fresh
 
     def _send_commits(self, consumer: Consumer) -> None:
         with self._lock:
