@@ -91,3 +91,28 @@ def test_memory_url_gives_fresh_in_memory_stores() -> None:
     assert isinstance(first.runs, InMemoryRunStore)
     assert isinstance(first.events, InMemoryEventStore)
     assert first.runs is not second.runs
+
+
+async def test_an_event_the_store_refuses_is_counted_and_never_fails_the_run() -> None:
+    """An event the store cannot keep (not JSON) is logged and counted by the recording
+    emitter; the runs around it succeed and are recorded."""
+    from murmur import Agent, AgentRuntime
+    from murmur.events import EventType, NullEventEmitter, RuntimeEvent
+    from murmur.runs import StoreEventEmitter
+
+    runtime = AgentRuntime(store="memory://", event_emitter=NullEventEmitter())
+    agent = Agent(name="echo", model="test")
+    assert (await runtime.run(agent, "before")).is_ok()
+    await runtime.emit(
+        RuntimeEvent(event_type=EventType.AGENT_SPAWNED, trace_id="t", payload={"x": object()})
+    )
+    after = await runtime.run(agent, "after")
+    assert after.is_ok()
+    recorder = runtime.event_emitter.emitters[-1]
+    assert isinstance(recorder, StoreEventEmitter)
+    assert recorder.failed == 1
+    assert runtime.stores is not None
+    record = await runtime.stores.runs.get(after.trace_id)
+    assert record is not None
+    assert record.status is RunStatus.COMPLETED
+    await runtime.aclose()

@@ -16,10 +16,10 @@ from murmur_redis._store import (
     redis_store_factory,
 )
 
-from murmur import AgentRuntime
+from murmur import Agent, AgentRuntime
 from murmur.core.errors import RegistryError
-from murmur.events import EventType, RuntimeEvent
-from murmur.runs import EventStore, RunRecord, RunStore, Stores
+from murmur.events import EventType, NullEventEmitter, RuntimeEvent
+from murmur.runs import EventStore, RunRecord, RunStore, StoreEventEmitter, Stores
 from murmur.testing import require_service
 from murmur.testing.store_exit import StoreExitContract
 from murmur.testing.stores import EventStoreContract, Reopen, RunStoreContract
@@ -141,12 +141,12 @@ async def test_processes_sharing_a_prefix_see_each_others_writes(prefix: str) ->
     await second.aclose()
 
 
-async def _raw(action: Callable[[Any], Any]) -> None:
+async def _raw(action: Callable[[Any], Any]) -> Any:
     from redis.asyncio import from_url
 
     client = from_url(URL)
     try:
-        await action(client)
+        return await action(client)
     finally:
         await client.aclose()
 
@@ -198,3 +198,32 @@ def test_murmur_options_are_removed_from_the_url_redis_gets() -> None:
     with pytest.raises(RegistryError) as info:
         redis_store_factory("redis://127.0.0.1:6379/0?batch_size=lots")
     assert info.value.code == "invalid_url"
+
+
+async def test_a_run_on_an_unreachable_server_fails_and_its_events_are_counted() -> None:
+    """Redis down: the run fails with store_unavailable (never succeeds unrecorded); the
+    events it emits cannot be appended, so they are logged and counted, never raised."""
+    runtime = AgentRuntime(
+        store="redis://127.0.0.1:1/0?timeout=1", event_emitter=NullEventEmitter()
+    )
+    result = await runtime.run(Agent(name="echo", model="test"), "hi")
+    assert isinstance(result.error, RegistryError)
+    assert result.error.code == "store_unavailable"
+    await runtime.emit(RuntimeEvent(event_type=EventType.AGENT_SPAWNED, trace_id="t"))
+    recorder = runtime.event_emitter.emitters[-1]
+    assert isinstance(recorder, StoreEventEmitter)
+    assert recorder.failed == 1
+    await runtime.aclose()
+
+
+async def test_a_wrong_type_key_fails_the_run_and_writes_nothing(prefix: str) -> None:
+    """A key of the wrong type under the prefix (store_corrupt) fails the run, and the
+    batch writes nothing at all: no run hash, no index, no schema_version."""
+    await _raw(lambda c: c.set(prefix + "runs:all", "not a sorted set"))
+    runtime = AgentRuntime(store=f"{URL}?prefix={prefix}", event_emitter=NullEventEmitter())
+    result = await runtime.run(Agent(name="echo", model="test"), "hi")
+    assert isinstance(result.error, RegistryError)
+    assert result.error.code == "store_corrupt"
+    await runtime.aclose()
+    keys = await _raw(lambda c: c.keys(prefix + "*"))
+    assert sorted(k.decode() if isinstance(k, bytes) else k for k in keys) == [prefix + "runs:all"]

@@ -169,3 +169,19 @@ async def test_duplicate_event_ids_are_stored_once(tmp_path: Path) -> None:
     await store.append_many([event, event])
     assert await store.query() == [event]
     await store.aclose()
+
+
+async def test_a_run_whose_record_cannot_be_written_fails_with_the_store_error(
+    tmp_path: Path,
+) -> None:
+    """A RocksDB store that cannot be written (here: closed under the runtime) fails the
+    run with RegistryError(store_closed) instead of a success nobody recorded."""
+    from murmur import Agent
+    from murmur.events import NullEventEmitter
+
+    runtime = AgentRuntime(store=f"rocksdb:///{tmp_path}/db", event_emitter=NullEventEmitter())
+    assert runtime.stores is not None
+    await runtime.stores.aclose()
+    result = await runtime.run(Agent(name="echo", model="test"), "hi")
+    assert isinstance(result.error, RegistryError)
+    assert result.error.code == "store_closed"
