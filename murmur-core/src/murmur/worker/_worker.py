@@ -2,9 +2,12 @@
 
 Per delivery: verify (signature, replay window, nonce), drop if expired, execute through the
 worker's local `AgentRuntime` (its model, tools and keys stay here) under the envelope's
-deadline, publish the result to the caller, then ack. A worker that dies before the ack leaves
+deadline, publish the result to the caller, then ack. Whatever a delivery's bytes, it ends
+acked: run, or rejected and counted (never left un-acked to be redelivered forever); only a
+broker error while claiming the nonce is retried. A worker that dies before the ack leaves
 the delivery pending; after `reclaim_min_idle_ms` another worker takes it over. Live
-workers `touch` their in-flight deliveries so long tasks are not taken from them.
+workers `touch` every delivery they hold, until it is settled and also while stopping, so
+long tasks are not taken from them.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ class Worker:
         agents: The agents this worker runs, by name (or an iterable of agents).
         concurrency: Most tasks executing at once.
         signing_key: HMAC key(s); with one, unsigned, forged and replayed envelopes are
-            rejected (counted in `stats`, a `TASK_REJECTED` event) and never executed.
+            rejected (counted in `stats`, a `TASK_REJECTED` event) and never executed. With
+            or without one, undecodable and malformed deliveries are rejected the same way.
         heartbeat_interval: Seconds between `WORKER_HEARTBEAT` events.
         reclaim_min_idle_ms: How long a delivery may sit un-acked and untouched before
             another worker may take it over (this worker touches its own well before that).
@@ -88,8 +92,9 @@ class Worker:
             check: anyone who can publish can forge a fresh envelope anyway).
         max_deliveries: A task delivered more often than this fails instead of running again
             (a task that keeps killing its workers).
-        stop_timeout: How long `stop()` lets in-flight tasks finish before cancelling them
-            (cancelled tasks are handed back to the broker for another worker).
+        stop_timeout: How long `stop()` lets in-flight tasks finish (still touching them)
+            before cancelling them (cancelled tasks are handed back to the broker for
+            another worker).
         plugins: The `PluginHost` resolving `broker` and receiving `murmur_worker_started` /
             `murmur_worker_stopped` (default: a new one when `broker` is a URL).
     """
@@ -278,6 +283,7 @@ class Worker:
             async with asyncio.timeout(_OP_TIMEOUT):
                 await self.transport.close()
         self._consumers.clear()
+        await self.runtime.toolsets.aclose()  # this worker's MCP servers stop with it
         self._running = False
         self._ready.clear()
         self._stopped.set()
