@@ -32,7 +32,7 @@ from murmur.middleware import (
     compose,
 )
 from murmur.runs import StoreEventEmitter, Stores
-from murmur.tools import ToolRegistry
+from murmur.tools import ToolRegistry, ToolsetPool
 from murmur.types import AgentResult, ResultMetadata, TaskSpec, new_id
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ class AgentRuntime:
     ) -> None:
         self.options = options or RuntimeOptions()
         self.tools = ToolRegistry()
+        self.toolsets = ToolsetPool()  # MCP servers, started on first use, shared by agents
         self._agents: dict[str, Agent[Any]] = {}
         self._groups: dict[str, AgentGroup] = {}
         self._host = plugins
@@ -240,11 +241,12 @@ class AgentRuntime:
         return bool(PluginIndex.scan().external_plugins())
 
     async def aclose(self) -> None:
-        """Release broker connections and stores. Safe to call twice."""
+        """Release broker connections and stores, stop MCP servers. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         await self._backend.aclose()
+        await self.toolsets.aclose()
         if self.stores is not None:
             await self.stores.aclose()
         if self._started and self._host is not None:

@@ -31,7 +31,7 @@ class AsyncBackend(Backend):
         if self._executor is None:
             from murmur.backends._pydantic_ai import PydanticAIExecutor
 
-            self._executor = PydanticAIExecutor(runtime.tools)
+            self._executor = PydanticAIExecutor(runtime.tools, runtime.toolsets)
         return self._executor
 
     async def execute(

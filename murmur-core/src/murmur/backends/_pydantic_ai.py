@@ -42,9 +42,15 @@ from murmur.core.errors import (
     TrustViolationError,
 )
 from murmur.events import EventType, RuntimeEvent
-from murmur.tools import ToolRegistry, check_tool_allowed
+from murmur.tools import ToolRegistry, ToolsetPool, ToolsetProvider, check_tool_allowed
 
-__all__ = ["ExecutionOutcome", "PydanticAIExecutor", "function_toolset", "map_exception"]
+__all__ = [
+    "ExecutionOutcome",
+    "PydanticAIExecutor",
+    "function_toolset",
+    "map_exception",
+    "native_tool_names",
+]
 
 _CACHE_SIZE = 512
 
@@ -118,10 +124,14 @@ class GatedToolset(WrapperToolset[Any]):
     """Wraps any toolset: every call passes the trust gate and emits tool events.
 
     `read_only` names the tools a LOW-trust agent may call (for native tools, the registry
-    says; for provider toolsets, their `readOnlyHint` annotations when present).
+    says); a provider's tool is also read-only when its definition carries the MCP
+    annotation `readOnlyHint: true` (a tool that says nothing is not). With a `namespace`
+    (a provider's name), tools are gated and reported as `"<namespace>.<tool>"`, the form
+    the agent's allow-list uses.
     """
 
     read_only: frozenset[str] = frozenset()
+    namespace: str | None = None
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
         run = current_context()
@@ -129,20 +139,21 @@ class GatedToolset(WrapperToolset[Any]):
             return await super().call_tool(name, tool_args, ctx, tool)
         agent = run.agent
         call_id = getattr(ctx, "tool_call_id", None)
+        qualified = name if self.namespace is None else f"{self.namespace}.{name}"
         try:
             check_tool_allowed(
                 agent_name=agent.name,
                 trust_level=agent.trust_level,
                 allow_list=agent.tools,
-                tool_name=name,
-                read_only=name in self.read_only,
+                tool_name=qualified,
+                read_only=name in self.read_only or _annotated_read_only(tool),
             )
         except TrustViolationError as exc:
             await _emit(
                 run,
                 EventType.TOOL_CALL_FAILED,
                 {
-                    "tool": name,
+                    "tool": qualified,
                     "tool_call_id": call_id,
                     "error": exc.message,
                     "code": exc.code,
@@ -155,7 +166,7 @@ class GatedToolset(WrapperToolset[Any]):
         await _emit(
             run,
             EventType.TOOL_CALL_STARTED,
-            {"tool": name, "tool_call_id": call_id, "args": _preview(tool_args)},
+            {"tool": qualified, "tool_call_id": call_id, "args": _preview(tool_args)},
         )
         started = time.perf_counter()
         try:
@@ -168,7 +179,7 @@ class GatedToolset(WrapperToolset[Any]):
                 run,
                 EventType.TOOL_CALL_FAILED,
                 {
-                    "tool": name,
+                    "tool": qualified,
                     "tool_call_id": call_id,
                     "error": "retry requested",
                     "duration_ms": _ms(started),
@@ -180,7 +191,7 @@ class GatedToolset(WrapperToolset[Any]):
                 run,
                 EventType.TOOL_CALL_FAILED,
                 {
-                    "tool": name,
+                    "tool": qualified,
                     "tool_call_id": call_id,
                     "error": str(exc),
                     "code": exc.code,
@@ -193,7 +204,7 @@ class GatedToolset(WrapperToolset[Any]):
                 run,
                 EventType.TOOL_CALL_FAILED,
                 {
-                    "tool": name,
+                    "tool": qualified,
                     "tool_call_id": call_id,
                     "error": repr(exc),
                     "code": "tool_failed",
@@ -202,19 +213,25 @@ class GatedToolset(WrapperToolset[Any]):
             )
             raise ToolExecutionError(
                 f"tool {name!r} called by agent {agent.name!r} failed: {exc!r}",
-                details={"tool": name, "agent": agent.name, "exception": type(exc).__name__},
+                details={"tool": qualified, "agent": agent.name, "exception": type(exc).__name__},
             ) from exc
         await _emit(
             run,
             EventType.TOOL_CALL_COMPLETED,
             {
-                "tool": name,
+                "tool": qualified,
                 "tool_call_id": call_id,
                 "duration_ms": _ms(started),
                 "result": _preview(result, 200),
             },
         )
         return result
+
+
+def _annotated_read_only(tool: Any) -> bool:
+    metadata = getattr(getattr(tool, "tool_def", None), "metadata", None) or {}
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
 
 
 def _ms(started: float) -> float:
@@ -227,7 +244,7 @@ def function_toolset(agent: Agent, registry: ToolRegistry) -> GatedToolset:
     Raises:
         RegistryError: the agent declares a tool nobody registered.
     """
-    tools = [registry.get(name) for name in agent.tools]
+    tools = [registry.get(name) for name in native_tool_names(agent)]
     fts: FunctionToolset[Any] = FunctionToolset()
     for tool in tools:
         fts.add_function(
@@ -237,11 +254,26 @@ def function_toolset(agent: Agent, registry: ToolRegistry) -> GatedToolset:
     return GatedToolset(fts, read_only=read_only)
 
 
-def _provider_toolsets(agent: Agent) -> list[AbstractToolset[Any]]:
+def native_tool_names(agent: Agent) -> tuple[str, ...]:
+    """The agent's allow-list entries that name native tools (`"server.tool"` names a
+    provider's tool: a native tool name cannot hold a dot)."""
+    return tuple(name for name in agent.tools if "." not in name)
+
+
+def _provider_toolsets(agent: Agent, pool: ToolsetPool) -> list[AbstractToolset[Any]]:
     out: list[AbstractToolset[Any]] = []
     for server in agent.mcp_servers:
-        toolset = server if isinstance(server, AbstractToolset) else server.toolset()
-        out.append(GatedToolset(toolset, read_only=frozenset(getattr(server, "read_only", ()))))
+        if isinstance(server, AbstractToolset):
+            out.append(GatedToolset(server))
+        elif isinstance(server, ToolsetProvider):
+            out.append(GatedToolset(pool.get(server), namespace=server.name))
+        else:
+            raise SpawnError(
+                f"agent {agent.name!r}: mcp_servers entry {server!r} is neither a PydanticAI "
+                "toolset nor a ToolsetProvider; build MCP servers with murmur_mcp.mcp_stdio(), "
+                "mcp_http() or mcp_sse() (pip install murmur-mcp)",
+                code="configuration",
+            )
     return out
 
 
@@ -307,8 +339,9 @@ def _cost(messages: Sequence[Any]) -> float | None:
 class PydanticAIExecutor:
     """Builds (once, cached) and runs the PydanticAI agent for a murmur `Agent`."""
 
-    def __init__(self, registry: ToolRegistry) -> None:
+    def __init__(self, registry: ToolRegistry, pool: ToolsetPool | None = None) -> None:
         self._registry = registry
+        self._pool = pool if pool is not None else ToolsetPool()
         self._cache: OrderedDict[int, tuple[Agent, int, PAAgent[Any, Any]]] = OrderedDict()
 
     def build(self, agent: Agent) -> PAAgent[Any, Any]:
@@ -319,9 +352,9 @@ class PydanticAIExecutor:
             self._cache.move_to_end(key)
             return hit[2]
         toolsets: list[AbstractToolset[Any]] = []
-        if agent.tools:
+        if native_tool_names(agent):
             toolsets.append(function_toolset(agent, self._registry))
-        toolsets.extend(_provider_toolsets(agent))
+        toolsets.extend(_provider_toolsets(agent, self._pool))
         options: dict[str, Any] = {
             "output_type": agent.output_type,
             "instructions": agent.instructions or None,

@@ -43,6 +43,7 @@ AGENT_FIELDS = (
     "output_type",
     "input_type",
     "tools",
+    "mcp_servers",
     "fallback_models",
     "max_concurrent_requests",
     "model_settings",
@@ -162,6 +163,8 @@ def _agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
     for field in ("tools", "fallback_models"):
         if doc.get(field) is not None:
             values[field] = tuple(_str_list(doc[field], field))
+    if doc.get("mcp_servers") is not None:
+        values["mcp_servers"] = _mcp_servers(doc["mcp_servers"])
     if doc.get("max_concurrent_requests") is not None:
         values["max_concurrent_requests"] = _expect(
             doc["max_concurrent_requests"], int, "max_concurrent_requests", "an integer >= 1"
@@ -178,6 +181,20 @@ def _agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
                     raise SpecValidationError(f"{field} entry {show(path)} is not callable")
             values[field] = tuple(hooks)
     return Agent(**values)
+
+
+def _mcp_servers(value: Any) -> tuple[Any, ...]:
+    """Tool providers from `mcp_servers:` entries (mappings; `kind` defaults to `mcp`)."""
+    from murmur.plugins.host import PluginHost
+
+    entries = _expect(value, list, "mcp_servers", "a list of server mappings")
+    host = PluginHost()
+    servers = []
+    for entry in entries:
+        spec = dict(_expect(entry, dict, "mcp_servers", "a list of server mappings"))
+        spec.setdefault("kind", "mcp")
+        servers.append(host.resolve_tool_provider(spec))
+    return tuple(servers)
 
 
 def agent_from_yaml(source: str | os.PathLike[str]) -> Agent[Any]:
@@ -219,7 +236,13 @@ def agent_to_dict(agent: Agent[Any]) -> dict[str, Any]:
             f"{owner} cannot be written as YAML: its model is a {type(agent.model).__name__} "
             "object; use a model string such as 'openai:gpt-5.2'"
         )
-    for field in ("mcp_servers", "builtin_tools", "model_concurrency_limiter"):
+    servers = [getattr(server, "to_spec", None) for server in agent.mcp_servers]
+    if None in servers:
+        raise SpecValidationError(
+            f"{owner} cannot be written as YAML: mcp_servers holds a toolset object; build "
+            "servers with murmur_mcp.mcp_stdio(), mcp_http() or mcp_sse(), which have a YAML form"
+        )
+    for field in ("builtin_tools", "model_concurrency_limiter"):
         if getattr(agent, field):
             raise SpecValidationError(
                 f"{owner} cannot be written as YAML: {field} holds Python objects; configure "
@@ -238,6 +261,8 @@ def agent_to_dict(agent: Agent[Any]) -> dict[str, Any]:
         doc["input_type"] = object_path(agent.input_type, field="input_type", owner=owner)
     if agent.tools:
         doc["tools"] = list(agent.tools)
+    if servers:
+        doc["mcp_servers"] = [to_spec() for to_spec in servers if to_spec is not None]
     if agent.fallback_models:
         models = [m for m in agent.fallback_models if isinstance(m, str)]
         if len(models) != len(agent.fallback_models):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from murmur.tools._pool import ToolsetPool, ToolsetProvider
 from murmur.tools._registry import RegisteredTool, ToolRegistry, check_tool_allowed
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "RegisteredTool",
     "ToolProvider",
     "ToolRegistry",
+    "ToolsetPool",
+    "ToolsetProvider",
     "check_tool_allowed",
     "python_tool_provider_factory",
 ]
