@@ -241,9 +241,18 @@ class _Load:
     restarted_at: int | None = None
     """How many results had come back when the broker was back."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    """When each phase of the scenario was reached (monotonic seconds)."""
 
     def done(self) -> int:
         return len(self.results)
+
+    def mark(self, phase: str) -> None:
+        self.phases.append((phase, time.monotonic()))
+
+    def timeline(self) -> str:
+        start = self.phases[0][1] if self.phases else 0.0
+        return ", ".join(f"{name} +{at - start:.1f}s" for name, at in self.phases)
 
 
 class BrokerRestartScenario:
@@ -347,20 +356,27 @@ class BrokerRestartScenario:
         durable broker no run is lost and none is answered twice, on a volatile one every
         run ends with its right result or a typed error before its deadline."""
         pids = {p.pid for p in workers}
-        await self._both_serve(caller, pids, tmp_path)
         load = _Load()
+        mark = load.mark
+        await self._both_serve(caller, pids, tmp_path)
+        mark("workers serving")
         driving = asyncio.create_task(self._drive(caller, load))
         try:
             await self._until(lambda: load.done() >= self.results_before_restart, "load")
+            mark("load running")
             await broker.stop()
+            mark("broker stopped")
             await asyncio.sleep(self.down_s)
             await broker.start()
+            mark("broker started")
             load.restarted_at = back = load.done()
             wanted = back + self.results_after_restart
             await self._until(lambda: load.done() >= wanted, "results after the restart")
+            mark("results flowing")
             load.stop.set()
             # Bounded: every run has a deadline; a hang fails here instead of timing out.
             await asyncio.wait_for(driving, self.run_timeout_s + 20)
+            mark("load drained")
         finally:
             load.stop.set()
             if not driving.done():
@@ -368,6 +384,7 @@ class BrokerRestartScenario:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await driving
         await self._both_serve(caller, pids, tmp_path)  # both workers are back on the broker
+        mark("both workers serving again")
         self.check(load, caller)
 
     def check(self, load: _Load, caller: AgentRuntime) -> None:
@@ -389,7 +406,7 @@ class BrokerRestartScenario:
         stats = backend.stats
         print(  # the measurement the docs quote (pytest -s)
             f"\nrestart: {len(results)} runs, {ok} ok, {len(failed)} failed, restart after "
-            f"{load.restarted_at} results; caller stats {stats}"
+            f"{load.restarted_at} results; caller stats {stats}; {load.timeline()}"
         )
         if self.durable:
             assert failed == {}
