@@ -97,7 +97,7 @@ async def test_an_event_the_store_refuses_is_counted_and_never_fails_the_run() -
     """An event the store cannot keep (not JSON) is logged and counted by the recording
     emitter; the runs around it succeed and are recorded."""
     from murmur import Agent, AgentRuntime
-    from murmur.events import EventType, NullEventEmitter, RuntimeEvent
+    from murmur.events import EventType, MultiEventEmitter, NullEventEmitter, RuntimeEvent
     from murmur.runs import StoreEventEmitter
 
     runtime = AgentRuntime(store="memory://", event_emitter=NullEventEmitter())
@@ -108,6 +108,7 @@ async def test_an_event_the_store_refuses_is_counted_and_never_fails_the_run() -
     )
     after = await runtime.run(agent, "after")
     assert after.is_ok()
+    assert isinstance(runtime.event_emitter, MultiEventEmitter)
     recorder = runtime.event_emitter.emitters[-1]
     assert isinstance(recorder, StoreEventEmitter)
     assert recorder.failed == 1

@@ -18,7 +18,7 @@ from murmur_redis._store import (
 
 from murmur import Agent, AgentRuntime
 from murmur.core.errors import RegistryError
-from murmur.events import EventType, NullEventEmitter, RuntimeEvent
+from murmur.events import EventType, MultiEventEmitter, NullEventEmitter, RuntimeEvent
 from murmur.runs import EventStore, RunRecord, RunStore, StoreEventEmitter, Stores
 from murmur.testing import require_service
 from murmur.testing.store_exit import StoreExitContract
@@ -210,6 +210,7 @@ async def test_a_run_on_an_unreachable_server_fails_and_its_events_are_counted()
     assert isinstance(result.error, RegistryError)
     assert result.error.code == "store_unavailable"
     await runtime.emit(RuntimeEvent(event_type=EventType.AGENT_SPAWNED, trace_id="t"))
+    assert isinstance(runtime.event_emitter, MultiEventEmitter)
     recorder = runtime.event_emitter.emitters[-1]
     assert isinstance(recorder, StoreEventEmitter)
     assert recorder.failed == 1

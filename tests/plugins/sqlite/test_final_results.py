@@ -5,6 +5,7 @@ answer."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from murmur import Agent, AgentGroup, AgentRuntime, Edge
 from murmur.core.errors import MurmurError
 from murmur.events import NullEventEmitter
-from murmur.runs import RunRecord, RunStore, Stores
+from murmur.runs import RunRecord, RunStatus, RunStore, Stores
 
 RUNS_PER_KIND = 12
 POLLERS = 4
@@ -45,8 +46,24 @@ class FinishedWrites(RunStore):
     async def get(self, run_id: str) -> RunRecord | None:
         return await self.inner.get(run_id)
 
-    async def list(self, **filters: Any) -> list[RunRecord]:  # type: ignore[override]
-        return await self.inner.list(**filters)
+    async def list(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent_name: str | None = None,
+        parent_trace_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[RunRecord]:
+        return await self.inner.list(
+            status=status,
+            agent_name=agent_name,
+            parent_trace_id=parent_trace_id,
+            kind=kind,
+            limit=limit,
+            offset=offset,
+        )
 
     async def put_checkpoint(self, run_id: str, key: str, value: Any) -> None:
         await self.inner.put_checkpoint(run_id, key, value)
