@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import structlog
 
 from murmur.agent import Agent
 from murmur.core.errors import MurmurError, RegistryError, SpawnError
@@ -29,6 +32,8 @@ __all__ = [
     "result_frame",
     "worker_copy",
 ]
+
+log = structlog.get_logger("murmur.worker")
 
 _OP_TIMEOUT = 10.0
 _MAX_ID = 256
@@ -140,27 +145,46 @@ def _sane(envelope: TaskEnvelope) -> bool:
 
 
 async def claim_nonce(
-    transport: Transport, envelope: TaskEnvelope, message_id: str, ttl_s: float
-) -> bool:
+    transport: Transport,
+    envelope: TaskEnvelope,
+    message_id: str,
+    *,
+    ttl_s: float,
+    stopping: asyncio.Event,
+) -> bool | None:
     """Record the envelope's nonce fleet-wide: False when another message already used it
-    (a replay).
+    (a replay), True when it is fresh.
 
-    Raises:
-        SpawnError: the broker could not record it (code `broker_unavailable`, transient):
-            the task is valid and must be retried, not rejected.
+    A broker error here says nothing about the task, so it is retried with backoff (the
+    caller holds the delivery and keeps touching it) until the broker answers, the task
+    expires (True: the expiry check drops it), or `stopping` is set (None: hand it back).
     """
-    try:
-        return await asyncio.wait_for(
-            transport.claim_nonce(envelope.nonce, message_id, ttl_s=ttl_s), _OP_TIMEOUT
-        )
-    except Exception as exc:
-        raise SpawnError(
-            f"recording the nonce of task {envelope.task_id} on {transport.safe_url} failed "
-            f"({type(exc).__name__}: {exc}); the worker retries while it holds the task and "
-            "hands it back if it stops: check that the broker is up",
-            code="broker_unavailable",
-            details={"transient": True},
-        ) from exc
+    delay = 0.1
+    warned = False
+    while True:
+        try:
+            return await asyncio.wait_for(
+                transport.claim_nonce(envelope.nonce, message_id, ttl_s=ttl_s), _OP_TIMEOUT
+            )
+        except Exception as exc:
+            if not warned:  # one line per delivery, not one per retry
+                log.warning(
+                    "admission deferred: the broker could not record the task's nonce; "
+                    "retrying while the worker holds the task",
+                    broker=transport.safe_url,
+                    task_id=envelope.task_id,
+                    message_id=message_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                warned = True
+        if envelope.expired():
+            return True
+        if stopping.is_set():
+            return None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stopping.wait()
+        delay = min(delay * 2, 5.0)
 
 
 def result_frame(

@@ -402,7 +402,13 @@ class Worker:
             await self._reject(consumer, delivery, verdict.reason or "malformed", verdict.task_id)
             return
         if self.signer.enabled:  # unsigned envelopes can be forged at will: no replay check
-            fresh = await self._claim(envelope, delivery)
+            fresh = await claim_nonce(
+                self.transport,
+                envelope,
+                delivery.message_id,
+                ttl_s=self.max_envelope_age_s,
+                stopping=self._stopping,
+            )
             if fresh is None:  # the broker never recorded it and the worker is stopping
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
@@ -440,32 +446,6 @@ class Worker:
         finally:
             self._inflight.pop(envelope.task_id, None)
         await self._settle(consumer, delivery)
-
-    async def _claim(self, envelope: TaskEnvelope, delivery: Delivery) -> bool | None:
-        """Claim the envelope's nonce; a broker error is transient, so retry (the delivery
-        is held and touched meanwhile) until it answers, the task expires (then True: the
-        expiry check drops it), or the worker stops (None: hand it back)."""
-        delay = 0.1
-        warned = False
-        while True:
-            try:
-                return await claim_nonce(
-                    self.transport, envelope, delivery.message_id, self.max_envelope_age_s
-                )
-            except SpawnError as exc:
-                if not warned:
-                    log.warning(
-                        "admission deferred", message_id=delivery.message_id, error=str(exc)
-                    )
-                    warned = True
-            if envelope.expired():
-                return True
-            if self._stopping.is_set():
-                return None
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._stopping.wait()
-            delay = min(delay * 2, 5.0)
 
     async def _execute(self, envelope: TaskEnvelope) -> None:
         await self._call_hooks("start", envelope.task_id, envelope.agent_name)
