@@ -252,3 +252,46 @@ def test_murmur_serve_loads_agents_and_groups_and_persists_runs(served: Served, 
         assert result["output"] == "echo:keep me"
     finally:
         again.stop()
+
+
+def test_murmur_status_goes_on_live_when_a_restarted_server_lost_its_place() -> None:
+    """With an in-memory store a restart forgets every event: `murmur status --json` is told
+    its resume id is unknown (404), says so, and goes on with live events."""
+    server = Served(free_port(), "memory://")
+    status = subprocess.Popen(
+        murmur("status", server.url, "--json", "--type", "agent_completed", "--max-events", "2"),
+        env=env(),
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    restarted: Served | None = None
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.url}/runtime/stats", headers=auth).json()["subscribers"] < 1:
+            assert time.monotonic() < deadline, "murmur status never subscribed"
+            time.sleep(0.05)
+        first = server.run("echo", "before")
+        assert status.stdout is not None
+        before = json.loads(status.stdout.readline())  # it has the event: now restart
+        server.stop()
+        restarted = Served(server.port, "memory://")
+        while status.poll() is None and time.monotonic() < deadline:
+            restarted.run("echo", "after")  # until the stream, live again, sees one
+            time.sleep(0.5)
+        out, err = status.communicate(timeout=60)
+    finally:
+        if status.poll() is None:
+            status.kill()
+        server.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert status.returncode == 0, err
+    assert before["trace_id"] == first
+    (after,) = [json.loads(line) for line in out.splitlines()]
+    assert after["trace_id"] != first
+    assert "no stored event" in err
+    assert "continuing live" in err
+    assert "Traceback" not in err, err

@@ -7,6 +7,7 @@ import contextlib
 import sys
 import time
 from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,7 @@ class StatusView:
         self.url = url
         self.connection = "connecting"
         self.reconnects = 0
+        self.gaps = 0  # times the stream went on live because the server lost our place
         self.events = 0
         self.recent: deque[RuntimeEvent] = deque(maxlen=recent)
         self.in_flight: dict[str, tuple[str, float]] = {}
@@ -116,8 +118,9 @@ class StatusView:
         now = time.time()
         mark = {"connected": "[green]● connected[/]", "connecting": "[yellow]○ connecting[/]"}
         state = mark.get(self.connection, f"[red]○ reconnecting[/] (drops: {self.reconnects})")
+        gaps = f"  [yellow]resumed live {self.gaps}x (events lost)[/]" if self.gaps else ""
         header = Text.from_markup(
-            f"[bold]murmur status[/]  {self.url}  {state}  events: {self.events}"
+            f"[bold]murmur status[/]  {self.url}  {state}  events: {self.events}{gaps}"
         )
         flight = Table(title=f"In flight ({len(self.in_flight)})", title_justify="left")
         flight.add_column("agent")
@@ -175,30 +178,73 @@ async def _tail(options: StatusOptions) -> None:
         if options.as_json and state == "disconnected":
             click.echo("murmur status: stream dropped; reconnecting", err=True)
 
+    def on_gap(error: MurmurError) -> None:
+        view.gaps += 1
+        if options.as_json:
+            click.echo(f"murmur status: {error.message}; continuing live", err=True)
+
     async with MurmurClient(options.url, token=options.token) as client:
+        stream = _follow(client, options, on_state, on_gap)
+        try:
+            if options.as_json:
+                await _json_lines(stream, options.max_events)
+            else:
+                await _live_view(client, stream, view, options.max_events)
+        finally:
+            await stream.aclose()  # now, not when the loop shuts down with the client gone
+
+
+async def _live_view(
+    client: Any, stream: AsyncIterator[RuntimeEvent], view: StatusView, max_events: int
+) -> None:
+    from rich.live import Live
+
+    poller = asyncio.create_task(_poll_stats(client, view))
+    try:
+        with Live(get_renderable=view.render, refresh_per_second=4, transient=False):
+            seen = 0
+            async for event in stream:
+                view.add(event)
+                seen += 1
+                if max_events and seen >= max_events:
+                    break
+    finally:
+        poller.cancel()
+
+
+_RESUME_REFUSED = frozenset({"event_not_found", "resume_too_old"})
+
+
+async def _follow(
+    client: Any,
+    options: StatusOptions,
+    on_state: Callable[[str], None],
+    on_gap: Callable[[MurmurError], None],
+) -> AsyncGenerator[RuntimeEvent]:
+    """The event stream, continued live when the server can no longer resume it (a
+    restarted server with an in-memory store): a live view would rather show a gap than
+    stop. A `--last-event-id` the server refuses is still an error."""
+    last = options.last_event_id
+    while True:
         stream = client.events(
             agent=options.agent,
             trace_id=options.trace_id,
             types=list(options.types) or None,
-            last_event_id=options.last_event_id,
+            last_event_id=last,
             on_state=on_state,
         )
-        if options.as_json:
-            await _json_lines(stream, options.max_events)
-            return
-        from rich.live import Live
-
-        poller = asyncio.create_task(_poll_stats(client, view))
         try:
-            with Live(get_renderable=view.render, refresh_per_second=4, transient=False):
-                seen = 0
-                async for event in stream:
-                    view.add(event)
-                    seen += 1
-                    if options.max_events and seen >= options.max_events:
-                        break
+            async for event in stream:
+                last = event.id
+                yield event
+            return
+        except MurmurError as exc:
+            if exc.code not in _RESUME_REFUSED or last == options.last_event_id:
+                raise
+            on_gap(exc)
+            last = None
         finally:
-            poller.cancel()
+            await stream.aclose()
 
 
 async def _json_lines(stream: Any, max_events: int) -> None:
