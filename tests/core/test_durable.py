@@ -338,3 +338,37 @@ async def test_an_invalid_checkpoint_fails_its_node_on_resume(durable: AgentRunt
     """A node checkpoint that no longer matches its output_type fails that node with
     SpawnError(checkpoint_invalid) on resume, listed in failed_nodes."""
     await check_invalid_checkpoint_fails_its_node(durable)
+
+
+async def test_a_gather_whose_final_record_cannot_be_written_raises_and_resumes() -> None:
+    """When the batch's finished record cannot be written, gather raises the store's error
+    (it does not return results nobody recorded); resume then returns every result from
+    its checkpoint without a model call."""
+    from murmur.runs import InMemoryEventStore, InMemoryRunStore, RunRecord, Stores
+
+    class RefusesFinishedBatches(InMemoryRunStore):
+        refuse = True
+
+        async def put(self, record: RunRecord) -> None:
+            if self.refuse and record.kind == "gather" and record.status.finished:
+                raise RegistryError("the store is down", code="store_unavailable")
+            await super().put(record)
+
+    store = RefusesFinishedBatches()
+    runtime = AgentRuntime(
+        store=Stores(runs=store, events=InMemoryEventStore()), event_emitter=NullEventEmitter()
+    )
+    calls = Calls()
+    agent = Agent(name="w", model=calls.model("w"))
+    run_id = new_id()
+    with pytest.raises(RegistryError) as info:
+        await runtime.gather(agent, ["x", "y"], run_id=run_id)
+    assert info.value.code == "store_unavailable"
+    assert "runtime.resume(run_id)" in info.value.message
+    store.refuse = False
+    runtime.register(agent)
+    results = await runtime.resume(run_id)
+    assert isinstance(results, list)
+    assert [r.output for r in results] == ["w(x)", "w(y)"]
+    assert calls.per_agent() == Counter({"w": 2})
+    await runtime.aclose()
