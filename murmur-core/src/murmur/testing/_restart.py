@@ -415,7 +415,7 @@ class BrokerRestartScenario:
         else:
             for n, error in failed.items():
                 assert isinstance(error, MurmurError), (n, error)
-                assert error.code in ("timeout", "broker_error", "broker_unreachable"), (n, error)
+                assert error.code in ("timeout", "broker_error", "broker_unavailable"), (n, error)
 
     # -- helpers ----------------------------------------------------------------------
 
