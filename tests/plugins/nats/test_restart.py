@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from murmur.testing._restart import (
+from murmur.testing.restart import (
     BrokerRestartScenario,
     PrivateBroker,
     ServerProcess,
