@@ -454,7 +454,12 @@ class RedisRunStore(_UsesClient, RunStore):
         return self
 
     async def put(self, record: RunRecord) -> None:
-        """Insert or replace a run (buffered; this process's reads see it at once)."""
+        """Insert or replace a run; it is in Redis when this returns.
+
+        Raises:
+            RegistryError: `"not_json"`, or the store's error when it cannot be written
+                (`"store_unavailable"`, `"store_corrupt"`, `"store_timeout"`, ...).
+        """
         await self.client.add_run(record)
 
     async def get(self, run_id: str) -> RunRecord | None:

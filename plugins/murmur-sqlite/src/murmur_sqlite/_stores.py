@@ -132,7 +132,12 @@ class SQLiteRunStore(_UsesDatabase, RunStore):
         return self
 
     async def put(self, record: RunRecord) -> None:
-        """Insert or replace a run (buffered; visible to this process's reads at once)."""
+        """Insert or replace a run; it is committed when this returns.
+
+        Raises:
+            RegistryError: `"not_json"`, or the store's error when it cannot be written
+                (`"store_busy"`, `"store_unavailable"`, `"store_error"`, ...).
+        """
         await self.database.add_run(record)
 
     async def get(self, run_id: str) -> RunRecord | None:
@@ -203,7 +208,11 @@ class SQLiteEventStore(_UsesDatabase, EventStore):
         return self
 
     async def append(self, event: RuntimeEvent) -> None:
-        """Store one event (buffered; every later query sees it)."""
+        """Store one event (buffered; every later query sees it).
+
+        Raises:
+            RegistryError: `"not_json"` for an event that cannot be stored.
+        """
         await self.database.add_events((event,))
 
     async def append_many(self, events: Sequence[RuntimeEvent]) -> None:
