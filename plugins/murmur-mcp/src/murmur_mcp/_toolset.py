@@ -215,10 +215,20 @@ async def _close(live: MCPToolset[Any]) -> None:
 
 
 def _seems_dead(live: MCPToolset[Any]) -> bool:
-    """Best effort, without a round trip: the stdio transport's process task has ended."""
+    """Best effort, without a round trip: the stdio transport saw its process go away.
+
+    FastMCP's `StdioTransport` reconnects a dead session itself the same way; these are its
+    own (private) signals, read defensively: an HTTP transport has neither and says False.
+    """
     transport = getattr(live.client, "transport", None)
     task = getattr(transport, "_connect_task", None)
-    return task is not None and task.done()
+    if task is not None and task.done():
+        return True
+    session_dead = getattr(transport, "_is_session_dead", None)
+    try:
+        return bool(session_dead()) if callable(session_dead) else False
+    except Exception:
+        return False
 
 
 def _describe(exc: BaseException) -> str:
