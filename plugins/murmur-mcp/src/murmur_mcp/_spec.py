@@ -390,9 +390,10 @@ def mcp_server_from_spec(spec: Mapping[str, Any]) -> MCPServerSpec:
         f"{'both' if has_command else 'neither'}",
     )
     if has_command:
+        transport = spec.get("transport", "stdio")
         _check(
-            "transport" not in spec or spec["transport"] == "stdio",
-            f"mcp_servers entry {name!r}: a command is a stdio server, not {spec['transport']!r}",
+            transport == "stdio",
+            f"mcp_servers entry {name!r}: a command is a stdio server, not {transport!r}",
         )
         _check(
             "url" not in spec and "headers" not in spec,
