@@ -47,9 +47,9 @@ def env() -> dict[str, str]:
 
 
 class Served:
-    """A `murmur serve` process on a port, with a RocksDB store that outlives it."""
+    """A `murmur serve` process on a port, with a store (RocksDB: it outlives the process)."""
 
-    def __init__(self, port: int, store: str) -> None:
+    def __init__(self, port: int, store: str, token: str = TOKEN) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
@@ -61,6 +61,8 @@ class Served:
                 store,
                 "--app",
                 "_serve_app:served",
+                "--token",
+                token,
                 "--log-level",
                 "warning",
             ),
@@ -100,6 +102,15 @@ class Served:
                 self.process.wait(10)
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+def wait_subscribed(url: str) -> None:
+    """Return once a client follows the server's event stream."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/runtime/stats", headers=auth).json()["subscribers"] < 1:
+        assert time.monotonic() < deadline, "nothing subscribed to the event stream"
+        time.sleep(0.05)
 
 
 class Terminal:
@@ -225,7 +236,7 @@ def test_murmur_status_json_prints_one_event_per_line(served: Served) -> None:
         text=True,
     )
     try:
-        time.sleep(1.5)  # let it subscribe; a late subscriber would only miss live events
+        wait_subscribed(served.url)  # a late subscriber would only miss live events
         run_id = served.run("echo", "json please")
         out, err = status.communicate(timeout=60)
     finally:
@@ -268,11 +279,8 @@ def test_murmur_status_goes_on_live_when_a_restarted_server_lost_its_place() -> 
     )
     restarted: Served | None = None
     try:
-        auth = {"Authorization": f"Bearer {TOKEN}"}
+        wait_subscribed(server.url)
         deadline = time.monotonic() + 60
-        while httpx.get(f"{server.url}/runtime/stats", headers=auth).json()["subscribers"] < 1:
-            assert time.monotonic() < deadline, "murmur status never subscribed"
-            time.sleep(0.05)
         first = server.run("echo", "before")
         assert status.stdout is not None
         before = json.loads(status.stdout.readline())  # it has the event: now restart

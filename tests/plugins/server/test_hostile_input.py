@@ -7,7 +7,6 @@ usable, and the store goes on working afterwards.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import sqlite3
@@ -20,53 +19,25 @@ import httpx
 import pytest
 from murmur_client import MurmurClient
 
-from .test_cli import HERE, free_port, murmur
+from .test_cli import HERE, Served, free_port, murmur
 from .test_cli import env as cli_env
 
 TOKEN = "tökén-ünïcødé-λ-2b9c"  # non-ASCII on purpose: clients send it UTF-8 encoded
 AUTH = {b"Authorization": f"Bearer {TOKEN}".encode()}
 
 
-class Hostile:
+class Hostile(Served):
     """`murmur serve --store sqlite:///...` with a non-ASCII token, on a free loopback port."""
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = self.url.rsplit(":", 1)[1]
-        self.process = subprocess.Popen(
-            murmur(
-                "serve",
-                "--port",
-                port,
-                "--store",
-                f"sqlite:///{db}?busy_timeout=0.3",
-                "--app",
-                "_serve_app:served",
-                "--token",
-                TOKEN,
-                "--log-level",
-                "warning",
-            ),
-            env={**cli_env(), "MURMUR_SERVER_TOKEN": ""},
-            cwd=HERE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 90
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.communicate()[1].decode())
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            assert time.monotonic() < deadline, "murmur serve did not start"
-            time.sleep(0.1)
+        super().__init__(free_port(), f"sqlite:///{db}?busy_timeout=0.3", token=TOKEN)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=AUTH, timeout=30)
 
-    def stop(self) -> str:
+    def log(self) -> str:
+        """Stop the server and return what it wrote to stderr."""
         self.process.terminate()
         try:
             _, err = self.process.communicate(timeout=30)
@@ -80,7 +51,7 @@ class Hostile:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     server = Hostile(tmp_path_factory.mktemp("hostile") / "runs.db")
     yield server
-    log = server.stop()
+    log = server.log()
     assert "Traceback" not in log, log[-3000:]
 
 
