@@ -197,7 +197,7 @@ def test_bodies_over_the_limit_are_413_and_the_connection_survives(http: httpx.C
 def test_a_busy_store_is_a_503_with_retry_after(served: Hostile, http: httpx.Client) -> None:
     """While another process holds SQLite's write lock, starting a run is `503 store_busy`."""
     assert http.post("/runs", json={"agent": "echo", "input": "warm"}).status_code == 202
-    holder = sqlite3.connect(served.db, timeout=0, isolation_level=None)
+    holder = sqlite3.connect(served.db, timeout=30, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
         response = http.post("/runs", json={"agent": "echo", "input": "blocked"})
