@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -36,13 +35,13 @@ def _ports() -> tuple[int, int]:
 
 class PrivateRabbit(ServerProcess):
     """A second RabbitMQ node of the test's own: its own name, ports, cookie and data
-    directory; stopped with `rabbitmqctl stop`, started again on the same data."""
+    directory. SIGTERM stops it gracefully (the `rabbitmq-server` script stops the node
+    as `rabbitmqctl stop` would); it starts again on the same data."""
 
     def __init__(self, tmp_path: Path) -> None:
         server = require_executable(f"{_SCRIPTS}/rabbitmq-server", "rabbitmq-server")
-        self.ctl = require_executable(f"{_SCRIPTS}/rabbitmqctl", "rabbitmqctl")
         amqp, dist = _ports()
-        self.node = f"murmurtest-{uuid.uuid4().hex[:8]}@localhost"
+        node = f"murmurtest-{uuid.uuid4().hex[:8]}@localhost"
         home = tmp_path / "rabbit-home"
         home.mkdir()
         plugins = tmp_path / "enabled_plugins"
@@ -52,7 +51,7 @@ class PrivateRabbit(ServerProcess):
         env = {
             **os.environ,
             "HOME": str(home),
-            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODENAME": node,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(amqp),
             "RABBITMQ_DIST_PORT": str(dist),
@@ -73,19 +72,6 @@ class PrivateRabbit(ServerProcess):
             ready_timeout_s=60.0,
             stop_timeout_s=30.0,
         )
-
-    async def terminate(self) -> None:
-        """`rabbitmqctl stop`: a graceful shutdown of this node only."""
-        ctl = await asyncio.create_subprocess_exec(
-            self.ctl, "-n", self.node, "stop",
-            env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await asyncio.wait_for(ctl.wait(), self.stop_timeout_s)
-        except TimeoutError:
-            ctl.kill()
-            await ctl.wait()
-            await super().terminate()
 
 
 class TestRabbitRestart(BrokerRestartScenario):
