@@ -372,3 +372,22 @@ def test_every_error_code_on_the_request_path_has_one_status() -> None:
     assert set(RETRY_AFTER_SECONDS) <= {
         c for c, s in STATUS_BY_CODE.items() if s in (429, 503, 504)
     }
+
+
+def test_an_unreachable_store_is_a_503_with_retry_after() -> None:
+    """`murmur serve --store redis://<nothing listening>`: starting a run is `503
+    store_unavailable` with Retry-After, and /readyz says not ready; never a 400."""
+    server = Served(free_port(), f"redis://127.0.0.1:{free_port()}/0?timeout=2", token=TOKEN)
+    try:
+        with server_client(server) as http:
+            response = http.post("/runs", json={"agent": "echo", "input": "x"})
+            typed_error(response, 503, "store_unavailable")  # refused at once: not a timeout
+            assert response.headers["retry-after"] == "2"
+            assert http.get("/readyz").status_code == 503
+            assert http.get("/healthz").status_code == 200
+    finally:
+        server.stop()
+
+
+def server_client(server: Served) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers=AUTH, timeout=60)
