@@ -80,7 +80,7 @@ class ObservabilityMiddleware:
                 input=dump_value(ctx.task.input),
                 metadata=dict(ctx.task.metadata),
             )
-            await store.put(record)
+            await store.put_soon(record)  # the final record below is written through
         await runtime.emit_for(
             ctx,
             EventType.AGENT_SPAWNED,

@@ -219,12 +219,20 @@ async def test_a_run_on_an_unreachable_server_fails_and_its_events_are_counted()
 
 async def test_a_wrong_type_key_fails_the_run_and_writes_nothing(prefix: str) -> None:
     """A key of the wrong type under the prefix (store_corrupt) fails the run, and the
-    batch writes nothing at all: no run hash, no index, no schema_version."""
+    failed batch writes nothing at all: no run hash, no index, no schema_version. Its
+    events, which touch no run key, are written by a later batch."""
     await _raw(lambda c: c.set(prefix + "runs:all", "not a sorted set"))
     runtime = AgentRuntime(store=f"{URL}?prefix={prefix}", event_emitter=NullEventEmitter())
     result = await runtime.run(Agent(name="echo", model="test"), "hi")
     assert isinstance(result.error, RegistryError)
     assert result.error.code == "store_corrupt"
+
+    async def keys() -> list[str]:
+        found = await _raw(lambda c: c.keys(prefix + "*"))
+        return sorted(k.decode().removeprefix(prefix) for k in found)
+
+    assert await keys() == ["runs:all"]
     await runtime.aclose()
-    keys = await _raw(lambda c: c.keys(prefix + "*"))
-    assert sorted(k.decode() if isinstance(k, bytes) else k for k in keys) == [prefix + "runs:all"]
+    after = await keys()
+    assert [k for k in after if k.startswith(("run:", "runs:"))] == ["runs:all"]
+    assert "ev:data" in after

@@ -8,8 +8,9 @@ atomically. The buffer decides when to write:
   return once the batch holding them is committed, and raise that batch's error, so a run
   whose record cannot be written fails with the store's typed error and a finished run is
   on disk when `runtime.run` returns (nothing depends on `aclose()`);
-- events wait for the next batch (by size, `flush_interval` after the first one, or with
-  the next run record, checkpoint or read); concurrent writers share one batch.
+- events, and the record of a run that is only starting (`buffer_run`), wait for the next
+  batch (by size, `flush_interval` after the first one, or with the next run record,
+  checkpoint or read); concurrent writers share one batch.
 
 A batch that fails is reported to every writer waiting on it; its events go back to the
 front of the buffer to be retried with the next batch (at most `max_pending_events` are
@@ -97,6 +98,12 @@ class WriteBuffer(Generic[RunRowT, CheckpointRowT, EventRowT]):
         self._runs[key] = row
         await self._commit()
 
+    async def buffer_run(self, key: Hashable, row: RunRowT) -> None:
+        """Buffer a run row for the next batch without waiting for it (a failed batch
+        drops it: the run's next `write_run` replaces it)."""
+        self._runs[key] = row
+        await self._schedule()
+
     async def write_checkpoint(self, key: Hashable, row: CheckpointRowT) -> None:
         """Write a checkpoint row; returns once committed (like `write_run`)."""
         self._checkpoints[key] = row
@@ -105,7 +112,10 @@ class WriteBuffer(Generic[RunRowT, CheckpointRowT, EventRowT]):
     async def add_events(self, rows: Sequence[EventRowT]) -> None:
         """Buffer event rows for the next batch (writing now when the buffer is full)."""
         self._events.extend(rows)
-        if len(self._events) >= self.batch_size:
+        await self._schedule()
+
+    async def _schedule(self) -> None:
+        if len(self._events) + len(self._runs) >= self.batch_size:
             await self.flush()
         elif self._timer is None or self._timer.done():
             self._timer = asyncio.get_running_loop().create_task(self._flush_later())

@@ -293,6 +293,16 @@ class RedisStoreClient:
         await self.client()
         await self._buffer.write_run(record.run_id, row)
 
+    async def buffer_run(self, record: RunRecord) -> None:
+        """Buffer a run upsert for the next batch (a starting run's record).
+
+        Raises:
+            RegistryError: `"not_json"`, or the server cannot be reached.
+        """
+        row = _run_row(record)
+        await self.client()
+        await self._buffer.buffer_run(record.run_id, row)
+
     async def add_events(self, events: Sequence[RuntimeEvent]) -> None:
         """Buffer events in order for the next batch.
 
@@ -461,6 +471,11 @@ class RedisRunStore(_UsesClient, RunStore):
                 (`"store_unavailable"`, `"store_corrupt"`, `"store_timeout"`, ...).
         """
         await self.client.add_run(record)
+
+    async def put_soon(self, record: RunRecord) -> None:
+        """Buffer a starting run's record for the next batch (this process reads it at
+        once)."""
+        await self.client.buffer_run(record)
 
     async def get(self, run_id: str) -> RunRecord | None:
         """One run, or None."""

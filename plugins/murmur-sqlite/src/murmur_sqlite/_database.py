@@ -296,6 +296,16 @@ class SQLiteDatabase:
         await self._connection()
         await self._buffer.write_run(record.run_id, row)
 
+    async def buffer_run(self, record: RunRecord) -> None:
+        """Buffer a run upsert for the next transaction (a starting run's record).
+
+        Raises:
+            RegistryError: `"not_json"`, or the file cannot be opened.
+        """
+        row = run_row(record)
+        await self._connection()
+        await self._buffer.buffer_run(record.run_id, row)
+
     async def add_checkpoint(self, run_id: str, key: str, value_json: str) -> None:
         """Write a checkpoint (with everything buffered before it) and wait for it."""
         await self._connection()

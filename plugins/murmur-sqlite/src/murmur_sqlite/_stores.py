@@ -140,6 +140,11 @@ class SQLiteRunStore(_UsesDatabase, RunStore):
         """
         await self.database.add_run(record)
 
+    async def put_soon(self, record: RunRecord) -> None:
+        """Buffer a starting run's record for the next transaction (this process reads it
+        at once)."""
+        await self.database.buffer_run(record)
+
     async def get(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
         pending = self.database.pending_run(run_id)
