@@ -368,6 +368,8 @@ def test_a_billion_laughs_spec_is_refused_before_it_expands() -> None:
         ("name: a\nmodel: !!python/object:os.system x\n", "could not determine a constructor"),
         ("name: a\nmodel: *nowhere\n", "found undefined alias"),
         ("name: \ud800\n", "UnicodeEncodeError"),
+        ("name: " + "9" * 1_048_000, "Exceeds the limit"),  # one line: not taken for a path
+        ("{" + ", ".join(f"k{i}: {i}" for i in range(60_000)) + "}", "more than 10000 values"),
         ("name: a\n" + "x" * 1_048_577, "specs are limited to 1048576"),
         (
             "name: a\nmax_concurrent_requests: 0\n",

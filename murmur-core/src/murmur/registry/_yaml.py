@@ -45,12 +45,21 @@ def read_source(source: str | os.PathLike[str]) -> tuple[str, str | None]:
     A string is a path when it is a single line naming an existing file or ending in
     `.yaml` / `.yml`; anything else is YAML text.
     """
-    if isinstance(source, str):
-        one_line = "\n" not in source and source.strip() == source
-        if not (one_line and (source.endswith((".yaml", ".yml")) or Path(source).is_file())):
-            return source, None
+    if isinstance(source, str) and not _names_a_file(source):
+        return source, None
     path = Path(source)
     return read_spec_file(path), str(path)
+
+
+def _names_a_file(source: str) -> bool:
+    if "\n" in source or source.strip() != source or len(source) > 4096:
+        return False
+    if source.endswith((".yaml", ".yml")):
+        return True
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):  # too long for a file name, or holding a NUL
+        return False
 
 
 def read_spec_file(path: Path) -> str:
