@@ -481,6 +481,10 @@ _GARBAGE_TOKENS = st.sampled_from(
     text=st.one_of(
         st.lists(_GARBAGE_TOKENS, max_size=40).map(" ".join),
         st.text(st.characters(exclude_categories=()), max_size=200),
+        st.tuples(_GARBAGE_TOKENS, st.integers(1, 20_000)).map(lambda t: t[0] * t[1]),
+        st.tuples(st.lists(_GARBAGE_TOKENS, max_size=6).map("".join), st.integers(1, 3000)).map(
+            lambda t: "name: x\n" + t[0] * t[1]
+        ),
     )
 )
 @settings(max_examples=400, deadline=None, derandomize=True)
