@@ -50,6 +50,7 @@ def create_app(
     auth_failure_window: float = 60.0,
     plugin_routes: bool = True,
     title: str = "murmur",
+    mcp_agents: Sequence[str] = (),
 ) -> FastAPI:
     """A FastAPI app serving `runtime` (what `murmur serve` runs).
 
@@ -74,6 +75,8 @@ def create_app(
         auth_failure_window: seconds a wrong token counts against its client.
         plugin_routes: call every plugin's `murmur_server_routes(app)` hook.
         title: the OpenAPI title.
+        mcp_agents: agents murmur-mcp serves as MCP tools at `/mcp` (Streamable HTTP,
+            behind `token`), through its `murmur_server_routes` hook.
     """
     client = LocalClient(runtime, groups=groups, max_background_runs=max_background_runs)
     _want_fleet_events(runtime)
@@ -107,8 +110,22 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+    unknown = [name for name in mcp_agents if name not in runtime.agents]
+    if unknown:
+        raise MurmurError(
+            f"--mcp names unknown agent(s) {unknown}; registered: {sorted(runtime.agents)}",
+            code="not_found",
+        )
+    app.state.mcp_agents = tuple(mcp_agents)
+    app.state.mcp_token_required = bool(token)
     if plugin_routes:
         _plugin_routes(runtime, app)
+    if mcp_agents and not any(getattr(r, "path", None) == "/mcp" for r in app.router.routes):
+        raise MurmurError(
+            "--mcp needs the murmur-mcp plugin to serve agents as MCP tools: "
+            "pip install murmur-mcp",
+            code="not_found",
+        )
     return app
 
 

@@ -37,6 +37,7 @@ class ServeOptions:
     max_body_bytes: int = 1_048_576
     log_level: str = "info"
     emitters: tuple[str, ...] = ()
+    mcp_agents: tuple[str, ...] = ()
     groups: list[Any] = field(default_factory=list)
 
 
@@ -144,6 +145,7 @@ async def _serve(options: ServeOptions) -> None:
         groups=options.groups,
         prefix=options.prefix,
         max_body_bytes=options.max_body_bytes,
+        mcp_agents=options.mcp_agents,
     )
     config = uvicorn.Config(
         app,

@@ -64,6 +64,13 @@ _EVENT_TYPES = [
     help="Also send events to this emitter plugin, e.g. otel (pip install murmur-otel).",
 )
 @click.option(
+    "--mcp",
+    "mcp_agents",
+    metavar="A,B",
+    help="Also serve these agents as MCP tools (Streamable HTTP at /mcp, behind the same "
+    "token; pip install murmur-mcp).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -81,6 +88,7 @@ def serve_command(
     prefix: str,
     max_body_bytes: int,
     emitters: tuple[str, ...],
+    mcp_agents: str | None,
     log_level: str,
 ) -> None:
     """Serve the runtime over HTTP: REST, a live SSE event stream, stats."""
@@ -100,6 +108,7 @@ def serve_command(
             max_body_bytes=max_body_bytes,
             log_level=log_level,
             emitters=tuple(e.strip() for v in emitters for e in v.split(",") if e.strip()),
+            mcp_agents=tuple(a.strip() for a in (mcp_agents or "").split(",") if a.strip()),
         )
     )
 

@@ -1,0 +1,191 @@
+"""MCP clients nobody here wrote call murmur agents exposed as MCP tools (server side).
+
+The MCP SDK's own client over stdio (`murmur mcp serve`) and Streamable HTTP (`murmur mcp
+serve --transport streamable-http`, and `/mcp` on `murmur serve --mcp`), and the MCP
+Inspector's CLI as a third-party client. Only the agents named are exposed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from murmur_mcp import ERROR_META_KEY
+
+from ._peers import INSPECTOR_BIN, _missing, free_port, wait_for_port
+
+APP_DIR = Path(__file__).resolve().parent
+MURMUR = [sys.executable, "-m", "murmur.cli"]
+TOKEN = "s3cret-token-for-tests"
+EXPOSED = ["--app", "_mcp_app:runtime"]
+
+
+def _serve(args: list[str], port: int) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [*MURMUR, *args], cwd=APP_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        try:
+            wait_for_port(port, proc, within_s=60)
+        except RuntimeError:
+            proc.kill()
+            raise RuntimeError(proc.communicate()[1].decode()[-2000:]) from None
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def mcp_serve_url() -> Iterator[str]:
+    """`murmur mcp serve --transport streamable-http` with a token, for this module."""
+    port = free_port()
+    yield from _serve(
+        [
+            "mcp",
+            "serve",
+            "--agents",
+            "forecast,sealed",
+            *EXPOSED,
+            "--transport",
+            "streamable-http",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+        ],
+        port,
+    )
+
+
+@pytest.fixture(scope="module")
+def murmur_serve_mcp_url() -> Iterator[str]:
+    """`murmur serve --mcp forecast,sealed` with a token: MCP at /mcp next to the REST API."""
+    port = free_port()
+    yield from _serve(
+        ["serve", *EXPOSED, "--mcp", "forecast,sealed", "--port", str(port), "--token", TOKEN],
+        port,
+    )
+
+
+def _http(url: str, token: str) -> Any:
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return streamable_http_client(url, http_client=client)
+
+
+async def _lists_and_calls(client: Client) -> None:
+    """What every client sees: two tools with schemas, a typed result with progress along
+    the way, and a failed run as a tool error carrying the murmur code."""
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert sorted(tools) == ["forecast", "sealed"]
+    assert tools["forecast"].input_schema["required"] == ["city"]
+    assert tools["forecast"].output_schema is not None
+    assert tools["forecast"].output_schema["required"] == ["city", "sky"]
+    assert tools["sealed"].input_schema["required"] == ["input"]
+
+    progress: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    ok = await client.call_tool("forecast", {"city": "Oslo"}, progress_callback=on_progress)
+    assert ok.is_error is False
+    assert ok.structured_content == {"city": "Oslo", "sky": "clear"}
+    assert progress == [
+        "forecast: agent_spawned",
+        "forecast: tool_call_started (look_up_sky)",
+        "forecast: tool_call_completed (look_up_sky)",
+        "forecast: agent_completed",
+    ]
+
+    failed = await client.call_tool("sealed", {"input": "go"})
+    assert failed.is_error is True
+    assert failed.meta is not None
+    error = failed.meta[ERROR_META_KEY]
+    assert (error["type"], error["code"]) == ("TrustViolationError", "trust_violation")
+    text = failed.content[0]
+    assert getattr(text, "text", "").startswith("[trust_violation] TrustViolationError:")
+
+
+async def test_the_sdk_client_over_stdio_lists_and_calls_the_exposed_agents() -> None:
+    """`murmur mcp serve --agents forecast,sealed` over stdio, as Claude Desktop runs it."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "murmur.cli", "mcp", "serve", "--agents", "forecast,sealed", *EXPOSED],
+        cwd=str(APP_DIR),
+    )
+    async with Client(params, read_timeout_seconds=60) as client:
+        await _lists_and_calls(client)
+
+
+async def test_the_sdk_client_over_streamable_http_lists_and_calls_them(
+    mcp_serve_url: str,
+) -> None:
+    """`murmur mcp serve --transport streamable-http` with the right bearer token."""
+    async with Client(_http(mcp_serve_url, TOKEN)) as client:
+        await _lists_and_calls(client)
+
+
+async def test_murmur_serve_mounts_them_at_mcp_behind_its_token(
+    murmur_serve_mcp_url: str,
+) -> None:
+    """`murmur serve --mcp` serves the same tools at /mcp, lifespan and host check included."""
+    async with Client(_http(murmur_serve_mcp_url, TOKEN)) as client:
+        await _lists_and_calls(client)
+
+
+@pytest.mark.parametrize("server", ["mcp_serve_url", "murmur_serve_mcp_url"])
+async def test_a_wrong_or_missing_token_is_refused(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """No MCP request reaches the agents without the token: 401 for a wrong or missing one."""
+    url: str = request.getfixturevalue(server)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        wrong = await http.post(
+            url, json=body, headers={**headers, "Authorization": "Bearer wrong"}
+        )
+        missing = await http.post(url, json=body, headers=headers)
+    assert (wrong.status_code, missing.status_code) == (401, 401)
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's own error for a 401
+        async with Client(_http(url, "wrong")) as client:
+            await client.list_tools()
+
+
+def _inspector(*args: str) -> Any:
+    if not INSPECTOR_BIN.exists():
+        _missing(f"the MCP Inspector is not installed; run `npm ci` in {INSPECTOR_BIN.parents[2]}")
+    out = subprocess.run(
+        [str(INSPECTOR_BIN), "--cli", *args],
+        capture_output=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("server", ["mcp_serve_url", "murmur_serve_mcp_url"])
+def test_the_mcp_inspector_cli_lists_and_calls_them(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """The MCP Inspector (npm) as a third-party client: tools/list and tools/call."""
+    url: str = request.getfixturevalue(server)
+    auth = ["--transport", "http", "--header", f"Authorization: Bearer {TOKEN}"]
+    listed = _inspector(url, *auth, "--method", "tools/list")
+    assert sorted(t["name"] for t in listed["tools"]) == ["forecast", "sealed"]
+    called = _inspector(
+        url, *auth, "--method", "tools/call", "--tool-name", "forecast", "--tool-arg", "city=Oslo"
+    )
+    assert called["structuredContent"] == {"city": "Oslo", "sky": "clear"}
