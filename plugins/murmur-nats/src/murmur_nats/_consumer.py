@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+import structlog
 
 from murmur.transport import Delivery, TaskConsumer
 
@@ -12,6 +16,11 @@ if TYPE_CHECKING:
     from nats.js.client import JetStreamContext
 
 __all__ = ["JetStreamConsumer"]
+
+log = structlog.get_logger("murmur.nats")
+
+_CHECK_IDLE_S = 5.0
+"""After this long without a message, check that the durable consumer still exists."""
 
 
 class JetStreamConsumer(TaskConsumer):
@@ -28,6 +37,12 @@ class JetStreamConsumer(TaskConsumer):
         stream: The stream name (part of every message id).
         agent_name: The agent queue.
         prefetch: Most deliveries held un-acked at once by this consumer.
+        rebind: Declares the stream and the durable consumer again and returns a new pull
+            subscription (`again=True`: forget what was declared before).
+
+    A pull on a consumer that no longer exists (a server that came back without its
+    store) just times out, so an idle consumer checks every few seconds that its durable
+    consumer still exists, and declares it again when it does not.
     """
 
     def __init__(
@@ -37,8 +52,11 @@ class JetStreamConsumer(TaskConsumer):
         stream: str,
         agent_name: str,
         prefetch: int,
+        rebind: Callable[..., Awaitable[JetStreamContext.PullSubscription]] | None = None,
     ) -> None:
         self._subscription = subscription
+        self._rebind = rebind
+        self._last_seen = time.monotonic()
         self._stream = stream
         self._agent = agent_name
         self._prefetch = max(1, prefetch)
@@ -56,7 +74,9 @@ class JetStreamConsumer(TaskConsumer):
         try:
             messages = await self._subscription.fetch(wanted, timeout=max(timeout, 0.01))
         except TimeoutError:  # nats.errors.TimeoutError and FetchTimeoutError subclass it
+            await self._check_consumer()
             return []
+        self._last_seen = time.monotonic()
         out: list[Delivery] = []
         for message in messages:
             meta = message.metadata
@@ -72,6 +92,27 @@ class JetStreamConsumer(TaskConsumer):
                 )
             )
         return out
+
+    async def _check_consumer(self) -> None:
+        """Idle for a while: make sure the durable consumer exists; declare it again if not."""
+        if self._rebind is None or time.monotonic() - self._last_seen < _CHECK_IDLE_S:
+            return
+        from nats.js.errors import NotFoundError
+
+        self._last_seen = time.monotonic()
+        try:
+            await self._subscription.consumer_info()
+            return
+        except NotFoundError:
+            pass
+        log.warning(
+            "the durable consumer is gone (the server lost its store?); declaring it again",
+            stream=self._stream,
+        )
+        old, self._subscription = self._subscription, await self._rebind(again=True)
+        self._outstanding.clear()  # their acks refer to the consumer that is gone
+        with contextlib.suppress(Exception):
+            await old.unsubscribe()
 
     def _settle(self, delivery: Delivery) -> Any:
         message, sequence = delivery.handle

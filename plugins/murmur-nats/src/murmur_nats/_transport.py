@@ -217,12 +217,33 @@ class NatsTransport(Transport):
         self._streams.add(stream)
 
     async def publish_task(self, agent_name: str, data: bytes) -> None:
-        """Store the task in the agent's stream (returns once JetStream acked it)."""
+        """Store the task in the agent's stream (returns once JetStream acked it).
+
+        A stream that is gone (a server that came back without its store) is created again
+        and the task published once more.
+        """
+        from nats.js.errors import NoStreamResponseError
+
         task_subject, stream = self._task_names(agent_name)
-        await self._ensure_stream(stream, task_subject)
         broker = self._broker
         assert broker is not None
-        await broker.publish(bytes(data), task_subject, stream=stream, timeout=self.publish_timeout)
+        for attempt in (1, 2):
+            await self._ensure_stream(stream, task_subject)
+            try:
+                await broker.publish(
+                    bytes(data), task_subject, stream=stream, timeout=self.publish_timeout
+                )
+                return
+            except NoStreamResponseError:
+                self._streams.discard(stream)
+                if attempt == 2:
+                    raise SpawnError(
+                        f"no JetStream stream answers for {task_subject!r} on {self.safe_url}, "
+                        "even after declaring it again; is JetStream enabled "
+                        "(`nats-server -js`)?",
+                        code="broker_error",
+                        details={"transient": True, "broker": self.safe_url},
+                    ) from None
 
     async def consume_tasks(
         self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
@@ -232,9 +253,30 @@ class NatsTransport(Transport):
         `consumer_id` names nothing on the server: every worker pulls from the one durable
         consumer `workers`, which tracks pending messages for the whole group.
         """
+        _, stream = self._task_names(agent_name)
+
+        async def bind(*, again: bool = False) -> JetStreamContext.PullSubscription:
+            return await self._bind(agent_name, reclaim_min_idle_ms, again=again)
+
+        consumer = JetStreamConsumer(
+            await bind(), stream=stream, agent_name=agent_name, prefetch=prefetch, rebind=bind
+        )
+        self._consumers.append(consumer)
+        return consumer
+
+    async def _bind(
+        self, agent_name: str, reclaim_min_idle_ms: int, *, again: bool = False
+    ) -> JetStreamContext.PullSubscription:
+        """Create (or update) the agent's durable consumer and bind a pull subscription.
+
+        `again`: the stream or consumer was found missing (a server that came back without
+        its store): declare both again instead of trusting what this transport created.
+        """
         from nats.js import api
 
         task_subject, stream = self._task_names(agent_name)
+        if again:
+            self._streams.discard(stream)
         await self._ensure_stream(stream, task_subject)
         js = self._jetstream()
         config = api.ConsumerConfig(
@@ -249,12 +291,7 @@ class NatsTransport(Transport):
         )
         # CONSUMER.CREATE with an existing name updates its editable fields (ack wait).
         await js.add_consumer(stream, config)
-        subscription = await js.pull_subscribe_bind(DURABLE, stream=stream)
-        consumer = JetStreamConsumer(
-            subscription, stream=stream, agent_name=agent_name, prefetch=prefetch
-        )
-        self._consumers.append(consumer)
-        return consumer
+        return await js.pull_subscribe_bind(DURABLE, stream=stream)
 
     # -- replies and events -----------------------------------------------------------
 
@@ -327,6 +364,19 @@ class NatsTransport(Transport):
         """Subscribe to the fleet event subject."""
         return await self._subscribe(self.name("events"))
 
+    # -- broker state -----------------------------------------------------------------
+
+    async def epoch(self) -> str | None:
+        """With `storage=memory`, the id of the server this transport is connected to: a
+        restarted server has a new id and has lost every queued task, so `JobBackend`
+        publishes again the tasks it is waiting for. With file storage (the default) the
+        server keeps its streams across a restart: None."""
+        if self.storage != "memory":
+            return None
+        info = getattr(self.connection, "_server_info", None) or {}
+        server_id = info.get("server_id")
+        return str(server_id) if server_id else None
+
     # -- replay refusal ---------------------------------------------------------------
 
     async def _nonce_bucket(self, ttl_s: float) -> KeyValue:
@@ -363,3 +413,6 @@ class NatsTransport(Transport):
         except KeyWrongLastSequenceError:
             entry = await kv.get(key)
             return entry.value is not None and entry.value.decode() == message_id
+        except Exception:
+            self._kv = None  # the bucket may be gone (a server back without its store)
+            raise
