@@ -32,7 +32,7 @@ class Forecast(BaseModel):
 def _forecaster(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     for part in messages[-1].parts:
         if isinstance(part, ToolReturnPart):
-            return ModelResponse(parts=[ToolCallPart("final_result", part.content)])
+            return ModelResponse(parts=[ToolCallPart("final_result", part.model_response_str())])
     prompt = messages[0].parts[-1]
     city = City.model_validate_json(str(getattr(prompt, "content", "{}"))).city
     return ModelResponse(parts=[ToolCallPart("look_up_sky", {"city": city})])

@@ -22,7 +22,6 @@ import pytest
 from pydantic_ai.messages import (
     ModelMessage,
     ModelResponse,
-    RetryPromptPart,
     TextPart,
     ToolCallPart,
     ToolReturnPart,
@@ -131,17 +130,12 @@ def everything_sse_url() -> Iterator[str]:
 
 
 def calls_tool(tool: str, args: dict[str, Any]) -> FunctionModel:
-    """A model that calls `tool(**args)` once, then answers with what came back.
-
-    A refused or failed call comes back as a retry prompt; the answer then starts `retry:`.
-    """
+    """A model that calls `tool(**args)` once, then answers with what came back."""
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         for part in messages[-1].parts:
             if isinstance(part, ToolReturnPart):
                 return ModelResponse(parts=[TextPart(f"ok:{part.model_response_str()}")])
-            if isinstance(part, RetryPromptPart):
-                return ModelResponse(parts=[TextPart(f"retry:{part.model_response()}")])
         return ModelResponse(parts=[ToolCallPart(tool, args)])
 
     return FunctionModel(respond)

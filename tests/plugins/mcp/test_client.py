@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from murmur_mcp import mcp_http, mcp_sse, mcp_stdio
@@ -99,9 +100,9 @@ async def test_trust_levels_allow_and_deny_git_server_tools(
     reaches the server: nothing is staged."""
     events = CollectingEventEmitter()
     runtime = AgentRuntime(event_emitter=events)
-    args = {"repo_path": str(repo)}
+    args: dict[str, Any] = {"repo_path": str(repo)}
     if tool == "git_add":
-        args["files"] = ["new.txt"]  # ty: ignore[invalid-assignment]
+        args["files"] = ["new.txt"]
     agent = Agent(
         name="gitter",
         model=calls_tool(tool, args),

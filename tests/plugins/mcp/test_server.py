@@ -92,15 +92,15 @@ async def _lists_and_calls(client: Client) -> None:
     assert tools["forecast"].output_schema["required"] == ["city", "sky"]
     assert tools["sealed"].input_schema["required"] == ["input"]
 
-    progress: list[str | None] = []
+    notes: list[str | None] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(message)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message)
 
     ok = await client.call_tool("forecast", {"city": "Oslo"}, progress_callback=on_progress)
     assert ok.is_error is False
     assert ok.structured_content == {"city": "Oslo", "sky": "clear"}
-    assert progress == [
+    assert notes == [
         "forecast: agent_spawned",
         "forecast: tool_call_started (look_up_sky)",
         "forecast: tool_call_completed (look_up_sky)",

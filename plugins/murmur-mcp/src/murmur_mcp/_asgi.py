@@ -8,7 +8,7 @@ with allowed hosts, which must be the names the server is reached by.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -73,7 +73,7 @@ def mcp_http_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncGenerator[None]:
         async with manager.run():
             yield
         await runtime.aclose()
@@ -98,7 +98,7 @@ def mount_mcp(app: Any, agents: Sequence[str]) -> None:
     original = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(owner: Any) -> AsyncIterator[Any]:
+    async def lifespan(owner: Any) -> AsyncGenerator[Any]:
         async with original(owner) as state, manager.run():
             yield state
 

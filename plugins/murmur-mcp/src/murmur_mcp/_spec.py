@@ -381,7 +381,8 @@ def mcp_server_from_spec(spec: Mapping[str, Any]) -> MCPServerSpec:
         f"mcp_servers entry {spec.get('name')!r} has kind {spec.get('kind')!r}, not 'mcp'",
     )
     name = spec.get("name")
-    _check(isinstance(name, str), f"an mcp_servers entry needs a name, got {dict(spec)!r}")
+    if not isinstance(name, str):
+        raise SpecValidationError(f"an mcp_servers entry needs a name, got {dict(spec)!r}")
     timeouts = {k: spec[k] for k in ("connect_timeout", "call_timeout") if k in spec}
     has_command, has_url = "command" in spec, "url" in spec
     _check(
