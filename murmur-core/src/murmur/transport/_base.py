@@ -339,11 +339,13 @@ class Transport(ABC):
     def unreachable(self, exc: BaseException | None = None, *, hint: str = "") -> SpawnError:
         """The typed error for a broker that cannot be reached (transient); `hint` says
         what to start (e.g. "start nats-server with JetStream (-js)")."""
-        cause = f" ({type(exc).__name__}: {redact_text(str(exc), self.url)})" if exc else ""
+        cause = ""
+        if exc is not None:
+            text = redact_text(str(exc), self.url).strip()
+            cause = f" ({type(exc).__name__}: {text})" if text else f" ({type(exc).__name__})"
         todo = f"{hint} or fix the URL" if hint else "check that it is running and the URL"
         return SpawnError(
-            f"cannot reach the broker at {self.safe_url}{cause}; {todo} (runs that failed "
-            "with this error can be retried)",
+            f"cannot reach the broker at {self.safe_url}{cause}; {todo}",
             code="broker_unavailable",
             details={"transient": True, "broker": self.safe_url},
         )
