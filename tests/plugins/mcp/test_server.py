@@ -7,10 +7,12 @@ Inspector's CLI as a third-party client. Only the agents named are exposed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,3 +191,33 @@ def test_the_mcp_inspector_cli_lists_and_calls_them(
         url, *auth, "--method", "tools/call", "--tool-name", "forecast", "--tool-arg", "city=Oslo"
     )
     assert called["structuredContent"] == {"city": "Oslo", "sky": "clear"}
+
+
+async def test_with_a_broker_the_exposed_agents_run_on_the_fleet() -> None:
+    """A broker runtime behind the MCP server: a worker runs the call, the client gets the
+    typed result (what `murmur mcp serve --broker URL` sets up)."""
+    from murmur_mcp import create_mcp_server
+
+    from murmur import AgentRuntime
+    from murmur.events import CollectingEventEmitter
+    from murmur.worker import Worker
+
+    from . import _mcp_app
+
+    fleet = _mcp_app.build()
+    url = f"memory://mcp-serve-{uuid.uuid4().hex}"
+    worker = Worker(url, fleet.agents, runtime=fleet)
+    serving = asyncio.create_task(worker.start())
+    await worker.wait_ready()
+    caller = AgentRuntime(broker=url, event_emitter=CollectingEventEmitter())
+    for agent in fleet.agents.values():
+        caller.register(agent)
+    try:
+        async with Client(create_mcp_server(caller, ["forecast"])) as client:
+            result = await client.call_tool("forecast", {"city": "Lima"})
+        assert result.structured_content == {"city": "Lima", "sky": "clear"}
+        assert worker.stats.completed == 1
+    finally:
+        await caller.aclose()
+        await worker.stop()
+        await serving
