@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from murmur_otel._configure import configure_from_env, has_global_providers
 from murmur_otel._configure import wants_env_configuration as _wants_env
 from murmur_otel._metrics import OTelMetricsEmitter
+from murmur_otel._origin import origin_of
 from murmur_otel._traces import OTelTraceEmitter
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ class OTelEmitter:
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Record one event as spans, then as metrics."""
+        origin, ctx = origin_of(event)
         if self.traces is not None:
-            self.traces.record(event)
+            self.traces.handle(event, origin, ctx)
         if self.metrics is not None:
-            self.metrics.record(event)
+            self.metrics.handle(event, origin, ctx)

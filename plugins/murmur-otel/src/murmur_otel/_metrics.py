@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
@@ -19,6 +20,7 @@ from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
 from murmur_otel._bounded import BoundedValues
 from murmur_otel._origin import Origin, origin_of
+from murmur_otel._tally import Tally
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
     from murmur.core.context import ExecutionContext
 
 __all__ = ["OTelMetricsEmitter", "pydantic_ai_instrumented"]
+
+
+_RUN_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _RunAttributes:
+    agent: dict[str, Any]
+    ok: dict[str, Any]
+    duration: dict[str, Any]
+    input_tokens: dict[str, Any]
+    output_tokens: dict[str, Any]
 
 
 def pydantic_ai_instrumented() -> bool:
@@ -77,6 +91,8 @@ class OTelMetricsEmitter:
         self.worker_ttl_s = worker_ttl_s
         self._bounded = BoundedValues(max_attribute_values)
         self._workers: dict[str, tuple[float, int]] = {}
+        self._run_cache: dict[tuple[str | None, str | None], _RunAttributes] = {}
+        self._agent_cache: dict[str | None, dict[str, Any]] = {}
         self.token_usage = meter.create_histogram(
             sc.TOKEN_USAGE,
             unit="{token}",
@@ -107,35 +123,35 @@ class OTelMetricsEmitter:
             description="GenAI workflow (murmur group run) duration.",
             explicit_bucket_boundaries_advisory=sc.WORKFLOW_DURATION_BUCKETS,
         )
-        self.runs = meter.create_counter(
-            "murmur.runs", unit="{run}", description="Finished runs by agent, outcome, error code."
+        self.runs = Tally.counter(
+            meter, "murmur.runs", "{run}", "Finished runs by agent, outcome, error code."
         )
-        self.active = meter.create_up_down_counter(
-            "murmur.runs.active", unit="{run}", description="Runs executing in this process."
+        self.active = Tally.counter(
+            meter, "murmur.runs.active", "{run}", "Runs executing in this process.", up_down=True
         )
-        self.tool_calls = meter.create_counter(
-            "murmur.tool_calls", unit="{call}", description="Tool calls by tool and outcome."
+        self.tool_calls = Tally.counter(
+            meter, "murmur.tool_calls", "{call}", "Tool calls by tool and outcome."
         )
-        self.trust_rejections = meter.create_counter(
-            "murmur.trust.rejections",
-            unit="{call}",
-            description="Tool calls the trust gate denied.",
+        self.trust_rejections = Tally.counter(
+            meter, "murmur.trust.rejections", "{call}", "Tool calls the trust gate denied."
         )
-        self.rejected_envelopes = meter.create_counter(
+        self.rejected_envelopes = Tally.counter(
+            meter,
             "murmur.envelopes.rejected",
-            unit="{envelope}",
-            description="Task envelopes a worker refused (bad signature, replay, malformed).",
+            "{envelope}",
+            "Task envelopes a worker refused (bad signature, replay, malformed).",
         )
-        self.budget_hits = meter.create_counter(
-            "murmur.budget.exceeded", unit="{run}", description="Runs stopped by a token budget."
+        self.budget_hits = Tally.counter(
+            meter, "murmur.budget.exceeded", "{run}", "Runs stopped by a token budget."
         )
-        self.spawns = meter.create_counter(
+        self.spawns = Tally.counter(
+            meter,
             "murmur.spawns",
-            unit="{run}",
-            description="Runs spawned by runs (outcome started) or refused by the spawn limits.",
+            "{run}",
+            "Runs spawned by runs (outcome started) or refused by the spawn limits.",
         )
-        self.retries = meter.create_counter(
-            "murmur.retries", unit="{attempt}", description="Attempts retried after a failure."
+        self.retries = Tally.counter(
+            meter, "murmur.retries", "{attempt}", "Attempts retried after a failure."
         )
         meter.create_observable_gauge(
             "murmur.fleet.workers",
@@ -157,6 +173,10 @@ class OTelMetricsEmitter:
     def record(self, event: RuntimeEvent) -> None:
         """The synchronous body of `emit`."""
         origin, ctx = origin_of(event)
+        self.handle(event, origin, ctx)
+
+    def handle(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
+        """Record `event`, whose origin is known."""
         if origin is not Origin.LOCAL:
             return
         handler = _HANDLERS.get(event.event_type)
@@ -169,7 +189,13 @@ class OTelMetricsEmitter:
         return self._bounded(key, value)
 
     def _agent(self, event: RuntimeEvent) -> dict[str, Any]:
-        return {sc.AGENT_NAME: self._v(sc.AGENT_NAME, event.agent_name or "unknown")}
+        cached = self._agent_cache.get(event.agent_name)
+        if cached is None:
+            if len(self._agent_cache) >= _RUN_CACHE_SIZE:
+                self._agent_cache.clear()
+            name = self._v(sc.AGENT_NAME, event.agent_name or "unknown")
+            cached = self._agent_cache[event.agent_name] = {sc.AGENT_NAME: name}
+        return cached
 
     def _model_attributes(self, model: str | None, ctx: ExecutionContext | None) -> dict[str, Any]:
         provider = sc.provider_name(ctx.agent.model if ctx is not None else model)
@@ -187,30 +213,46 @@ class OTelMetricsEmitter:
         if int(event.payload.get("depth") or 0) > 0:
             self.spawns.add(1, {**agent, "murmur.outcome": "started"})
 
+    def _run_attributes(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> _RunAttributes:
+        """The attribute sets a finished run records with, built once per agent and model."""
+        model = event.payload.get("model")
+        key = (event.agent_name, model)
+        cached = self._run_cache.get(key)
+        if cached is not None:
+            return cached
+        agent = self._agent(event)
+        models = self._model_attributes(model, ctx)
+        duration = {**agent, sc.OPERATION_NAME: "invoke_agent", **models}
+        if model and sc.REQUEST_MODEL in duration:
+            duration[sc.RESPONSE_MODEL] = duration[sc.REQUEST_MODEL]
+        made = _RunAttributes(
+            agent=agent,
+            ok={**agent, "murmur.outcome": "ok"},
+            duration=duration,
+            input_tokens={**duration, sc.TOKEN_TYPE: "input"},
+            output_tokens={**duration, sc.TOKEN_TYPE: "output"},
+        )
+        if len(self._run_cache) >= _RUN_CACHE_SIZE:
+            self._run_cache.clear()
+        self._run_cache[key] = made
+        return made
+
     def _completed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
-        agent = self._agent(event)
-        self.active.add(-1, agent)
-        self.runs.add(1, {**agent, "murmur.outcome": "ok"})
+        attributes = self._run_attributes(event, ctx)
+        self.active.add(-1, attributes.agent)
+        self.runs.add(1, attributes.ok)
         seconds = float(payload.get("duration_ms") or 0.0) / 1000
-        model = payload.get("model")
-        attributes = {
-            **agent,
-            sc.OPERATION_NAME: "invoke_agent",
-            **self._model_attributes(model, ctx),
-        }
-        if model and sc.REQUEST_MODEL in attributes:
-            attributes[sc.RESPONSE_MODEL] = attributes[sc.REQUEST_MODEL]
-        self.agent_duration.record(seconds, attributes)
-        self.operation_duration.record(seconds, attributes)
+        self.agent_duration.record(seconds, attributes.duration)
+        self.operation_duration.record(seconds, attributes.duration)
         wanted = self.record_token_usage
         if wanted is None:
             wanted = not pydantic_ai_instrumented()
         if wanted:
-            for token_type, key in (("input", "input_tokens"), ("output", "output_tokens")):
-                count = int(payload.get(key) or 0)
-                if count:
-                    self.token_usage.record(count, {**attributes, sc.TOKEN_TYPE: token_type})
+            if count := int(payload.get("input_tokens") or 0):
+                self.token_usage.record(count, attributes.input_tokens)
+            if count := int(payload.get("output_tokens") or 0):
+                self.token_usage.record(count, attributes.output_tokens)
 
     def _failed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["OTelTraceEmitter"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_CACHE_SIZE = 4096
 _OPENINFERENCE_KIND = "openinference.span.kind"
 """Phoenix (OpenInference) reads the span kind from this attribute."""
 
@@ -71,6 +72,7 @@ class OTelTraceEmitter:
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         self.tracer: Tracer = provider.get_tracer(sc.SCOPE_NAME, sc.scope_version())
         self._spans: SpanIndex = SPANS
+        self._agents: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Open, annotate or close the span `event` belongs to."""
@@ -79,6 +81,10 @@ class OTelTraceEmitter:
     def record(self, event: RuntimeEvent) -> None:
         """The synchronous body of `emit` (for callers without an event loop)."""
         origin, ctx = origin_of(event)
+        self.handle(event, origin, ctx)
+
+    def handle(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
+        """Record `event`, whose origin is known."""
         if origin is Origin.RELAYED:
             return
         kind = event.event_type
@@ -111,21 +117,13 @@ class OTelTraceEmitter:
             )
 
     def _run_started(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext) -> None:
-        model = event.payload.get("model") or ctx.agent.model_name
-        attributes: dict[str, Any] = {
-            sc.OPERATION_NAME: "invoke_agent",
-            sc.PROVIDER_NAME: sc.provider_name(ctx.agent.model),
-            sc.AGENT_NAME: ctx.agent.name,
-            _OPENINFERENCE_KIND: "AGENT",
+        attributes = {
+            **self._agent_attributes(event, ctx),
             "murmur.backend": ctx.backend,
             "murmur.depth": ctx.depth,
             "murmur.task_id": ctx.task.id,
             "murmur.trace_id": ctx.trace_id,
-            "murmur.attempt": ctx.attempt,
         }
-        request_model = sc.request_model(model)
-        if request_model:
-            attributes[sc.REQUEST_MODEL] = request_model
         if ctx.parent_trace_id:
             attributes["murmur.parent_trace_id"] = ctx.parent_trace_id
         span = self.tracer.start_span(
@@ -139,6 +137,26 @@ class OTelTraceEmitter:
         if origin is Origin.DISPATCH:
             # The worker's span becomes a child of this one: JobBackend sends it along.
             ctx.traceparent = traceparent_of(span) or ctx.traceparent
+
+    def _agent_attributes(self, event: RuntimeEvent, ctx: ExecutionContext) -> dict[str, Any]:
+        """The attributes every run span of this agent and model starts with (built once)."""
+        model = event.payload.get("model") or ctx.agent.model_name
+        key = (ctx.agent.name, model)
+        cached = self._agents.get(key)
+        if cached is None:
+            cached = {
+                sc.OPERATION_NAME: "invoke_agent",
+                sc.PROVIDER_NAME: sc.provider_name(ctx.agent.model),
+                sc.AGENT_NAME: ctx.agent.name,
+                _OPENINFERENCE_KIND: "AGENT",
+            }
+            request_model = sc.request_model(model)
+            if request_model:
+                cached[sc.REQUEST_MODEL] = request_model
+            if len(self._agents) >= _CACHE_SIZE:
+                self._agents.clear()
+            self._agents[key] = cached
+        return cached
 
     def _run_parent(self, event: RuntimeEvent, ctx: ExecutionContext) -> Context | None:
         """The span a run hangs under (None: the current span, e.g. the user's own)."""
@@ -169,8 +187,6 @@ class OTelTraceEmitter:
                 sc.OUTPUT_TOKENS: int(payload.get("output_tokens") or 0),
                 "murmur.outcome": "ok",
                 "murmur.attempts": int(payload.get("attempts") or 1),
-                "murmur.tool_calls": int(payload.get("tool_calls") or 0),
-                "murmur.requests": int(payload.get("requests") or 0),
             }
             model = sc.request_model(payload.get("model"))
             if model:
@@ -209,7 +225,6 @@ class OTelTraceEmitter:
             sc.TOOL_NAME: tool,
             sc.TOOL_TYPE: "function",
             _OPENINFERENCE_KIND: "TOOL",
-            "tool.name": tool,
         }
         if event.agent_name:
             attributes[sc.AGENT_NAME] = event.agent_name
