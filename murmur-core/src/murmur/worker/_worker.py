@@ -58,6 +58,13 @@ _SHARED_POLL_S = 0.05
 Hook = Callable[..., Any]
 
 
+def _transient(exc: BaseException) -> bool:
+    """A broker failure worth one log line, not a traceback."""
+    if isinstance(exc, MurmurError):
+        return bool(exc.details.get("transient"))
+    return isinstance(exc, OSError | TimeoutError)
+
+
 class Worker:
     """A member of a worker fleet: runs its registered agents' tasks from a broker.
 
@@ -384,8 +391,15 @@ class Worker:
             await self._handle(consumer, delivery)
         except asyncio.CancelledError:
             pass
-        except Exception:
-            log.exception("task handling failed", message_id=delivery.message_id)
+        except Exception as exc:
+            if _transient(exc):  # e.g. a broker restarting: no ack, the task comes back
+                log.warning(
+                    "task result not delivered; the broker delivers the task again",
+                    message_id=delivery.message_id,
+                    error=str(exc) or repr(exc),
+                )
+            else:
+                log.exception("task handling failed", message_id=delivery.message_id)
         finally:
             self._held.pop(key, None)
             self._slots.give(1)
