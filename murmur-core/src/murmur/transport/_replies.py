@@ -6,8 +6,9 @@ without the caller's exclusive queue) would drop a result sent then, and the wor
 ack a task whose result is lost. A transport that can tell "nobody received this" (NATS "no
 responders", an AMQP mandatory publish returned) sends through `ReplyGrace`: the frame is
 tried again for `grace_s`, long enough for a caller to reconnect; after that the caller is
-taken for gone and the frame dropped, and later frames to the same caller are dropped at
-once for a while, so a dead caller costs one grace period, not one per task or event.
+taken for gone and the frame dropped; for a while later frames to the same caller are tried
+once, without the grace period, so a dead caller costs one grace period, not one per task
+or event, and a caller that comes back late gets its results again at once.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ class ReplyGrace:
         Returns:
             True when delivered, False when the caller was taken for gone.
         """
-        deadline = time.monotonic() + self.grace_s
+        now = time.monotonic()
+        gone = self._gone.get(channel, 0.0) > now  # tried once: a caller may come back
+        deadline = now + (0.0 if gone else self.grace_s)
         delay, longest = _BACKOFF_S
         while not await attempt():
             now = time.monotonic()
-            if self._gone.get(channel, 0.0) > now or now + delay > deadline:
+            if now + delay > deadline:
                 self._forget(channel, now)
                 return False
             await asyncio.sleep(delay)
