@@ -205,8 +205,9 @@ class Agent(BaseModel, Generic[OutputT]):
         """This agent as a YAML spec (the form of the Agents page); round-trips via `from_yaml`.
 
         Raises:
-            SpecValidationError: a field has no YAML form (a model object, MCP servers,
-                builtin tools, a lambda hook, an output class defined inside a function).
+            SpecValidationError: a field has no YAML form (a model object, a toolset object
+                in mcp_servers, builtin tools, a lambda hook, an output class defined inside
+                a function).
         """
         from murmur.registry import agent_to_yaml
 

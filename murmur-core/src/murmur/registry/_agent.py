@@ -227,8 +227,8 @@ def agent_to_dict(agent: Agent[Any]) -> dict[str, Any]:
     """The spec mapping of `agent` (fields at their defaults are left out).
 
     Raises:
-        SpecValidationError: a field has no YAML form (a model object, MCP servers,
-            builtin tools, a shared limiter, a lambda hook, a local output class).
+        SpecValidationError: a field has no YAML form (a model object, a toolset object in
+            mcp_servers, builtin tools, a shared limiter, a lambda hook, a local output class).
     """
     owner = f"agent {agent.name!r}"
     if not isinstance(agent.model, str):
