@@ -42,8 +42,9 @@ class ToolsetPool:
     """One live toolset per provider name, for one runtime (or worker).
 
     `get` is cheap and synchronous: it creates the toolset but starts nothing; the toolset
-    starts its server on first use. `aclose` closes every toolset and empties the pool;
-    a later `get` creates fresh ones.
+    starts its server on first use. `aclose` closes every toolset (stopping its server) and
+    keeps it: agents built earlier hold it, and a later use starts the server again, so the
+    next `aclose` stops that one too.
     """
 
     def __init__(self) -> None:
@@ -79,8 +80,7 @@ class ToolsetPool:
 
     async def aclose(self) -> None:
         """Close every pooled toolset (stopping its server); never raises."""
-        entries, self._entries = list(self._entries.values()), {}
-        for provider, toolset in entries:
+        for provider, toolset in list(self._entries.values()):
             close = getattr(toolset, "aclose", None)
             if close is None:
                 continue
