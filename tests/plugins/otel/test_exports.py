@@ -20,6 +20,7 @@ from murmur.plugins import PluginHost, PluginIndex
 EXPORTED = {
     "SEMCONV_GENAI_COMMIT",
     "SEMCONV_GENAI_REPOSITORY",
+    "OTelContextMiddleware",
     "OTelEmitter",
     "OTelMetricsEmitter",
     "OTelTraceEmitter",

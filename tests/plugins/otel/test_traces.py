@@ -42,6 +42,10 @@ def _parent(span: ReadableSpan) -> int | None:
     return span.parent.span_id if span.parent is not None else None
 
 
+def _scope(span: ReadableSpan) -> str | None:
+    return span.instrumentation_scope.name if span.instrumentation_scope else None
+
+
 def _one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
     found = [s for s in spans if s.name == name]
     assert len(found) == 1, [s.name for s in spans]
@@ -283,3 +287,50 @@ async def test_every_span_started_is_ended(telemetry: Telemetry) -> None:
     await runtime.run(Agent(name="ko", model=fails()), "x")
     assert SPANS.open_spans() == before
     assert len(telemetry.named("invoke_agent ok")) == 2
+
+
+async def test_pydantic_ai_spans_nest_under_the_run_and_tokens_count_once(
+    telemetry: Telemetry,
+) -> None:
+    """With OTelContextMiddleware, an instrumented PydanticAI run's spans (its agent run,
+    `chat` per request, its tool spans) are descendants of murmur's invoke_agent span, in
+    one trace; tokens are counted once (by PydanticAI, per request)."""
+    from murmur_otel import OTelContextMiddleware
+    from pydantic_ai.models.instrumented import InstrumentationSettings, InstrumentedModel
+
+    settings = InstrumentationSettings(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    runtime = AgentRuntime(event_emitter=telemetry.emitter, middleware=[OTelContextMiddleware()])
+    runtime.tools.register("lookup", lambda city: f"sunny in {city}")
+    model = InstrumentedModel(calls_then_answers("lookup", {"city": "Oslo"}), settings)
+    agent = Agent(name="nested", model=model, tools=("lookup",))
+    result = await runtime.run(agent, "Oslo?")
+    assert result.is_ok(), result.error
+    spans = telemetry.finished()
+    by_id = {s.context.span_id: s for s in spans}
+    ours = next(
+        s
+        for s in spans
+        if s.instrumentation_scope
+        and s.instrumentation_scope.name == "murmur"
+        and s.name == "invoke_agent nested"
+    )
+
+    def descends(span: ReadableSpan) -> bool:
+        while span.parent is not None:
+            if span.parent.span_id == ours.context.span_id:
+                return True
+            span = by_id[span.parent.span_id]
+        return False
+
+    theirs = [
+        s for s in spans if s.instrumentation_scope and s.instrumentation_scope.name != "murmur"
+    ]
+    assert [s.name for s in theirs if s.name.startswith("chat")] == ["chat scripted"] * 2
+    assert all(descends(s) for s in theirs)
+    assert ours.parent is None
+    assert {s.context.trace_id for s in spans} == {ours.context.trace_id}
+    usage = telemetry.points(sc.TOKEN_USAGE)
+    assert sum(p.sum for p in usage) == result.metadata.input_tokens + result.metadata.output_tokens
+    assert {p.attributes.get(sc.OPERATION_NAME) for p in usage} == {"chat"}

@@ -16,6 +16,7 @@ import from `murmur.events`. See `docs/otel.md`.
 from __future__ import annotations
 
 from murmur_otel._configure import configure_from_env
+from murmur_otel._context import OTelContextMiddleware
 from murmur_otel._emitter import OTelEmitter
 from murmur_otel._metrics import OTelMetricsEmitter, pydantic_ai_instrumented
 from murmur_otel._semconv import SEMCONV_GENAI_COMMIT, SEMCONV_GENAI_REPOSITORY
@@ -24,6 +25,7 @@ from murmur_otel._traces import OTelTraceEmitter, traceparent_of
 __all__ = [
     "SEMCONV_GENAI_COMMIT",
     "SEMCONV_GENAI_REPOSITORY",
+    "OTelContextMiddleware",
     "OTelEmitter",
     "OTelMetricsEmitter",
     "OTelTraceEmitter",

@@ -42,13 +42,17 @@ class _RunAttributes:
     output_tokens: dict[str, Any]
 
 
-def pydantic_ai_instrumented() -> bool:
-    """True when PydanticAI's own instrumentation is on for every agent
-    (`pydantic_ai.Agent.instrument_all()`): it then records `gen_ai.client.token.usage`
-    per model request itself."""
+def pydantic_ai_instrumented(model: object = None) -> bool:
+    """True when PydanticAI's own instrumentation records `gen_ai.client.token.usage` per
+    model request: it is on for every agent (`pydantic_ai.Agent.instrument_all()`), or
+    `model` is an `InstrumentedModel`."""
     module = sys.modules.get("pydantic_ai.agent")
     agent_class = getattr(module, "Agent", None) if module is not None else None
-    return bool(getattr(agent_class, "_instrument_default", False))
+    if getattr(agent_class, "_instrument_default", False):
+        return True
+    instrumented = sys.modules.get("pydantic_ai.models.instrumented")
+    model_class = getattr(instrumented, "InstrumentedModel", None)
+    return model_class is not None and isinstance(model, model_class)
 
 
 class OTelMetricsEmitter:
@@ -247,7 +251,7 @@ class OTelMetricsEmitter:
         self.operation_duration.record(seconds, attributes.duration)
         wanted = self.record_token_usage
         if wanted is None:
-            wanted = not pydantic_ai_instrumented()
+            wanted = not pydantic_ai_instrumented(ctx.agent.model if ctx is not None else None)
         if wanted:
             if count := int(payload.get("input_tokens") or 0):
                 self.token_usage.record(count, attributes.input_tokens)
