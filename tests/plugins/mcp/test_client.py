@@ -14,7 +14,12 @@ from murmur_mcp import mcp_http, mcp_sse, mcp_stdio
 from murmur_mcp._toolset import SharedMCPToolset
 
 from murmur import Agent, AgentRuntime, TaskSpec, TrustLevel
-from murmur.core.errors import ToolExecutionError, TrustViolationError
+from murmur.core.errors import (
+    RegistryError,
+    SpecValidationError,
+    ToolExecutionError,
+    TrustViolationError,
+)
 from murmur.events import CollectingEventEmitter, EventType, RuntimeEvent
 
 from ._peers import (
@@ -290,3 +295,64 @@ async def test_agents_and_concurrent_runs_share_one_process_until_aclose() -> No
     finally:
         await runtime.aclose()
     assert children_running(binary) == []
+
+
+async def test_env_references_are_read_from_the_environment_when_the_server_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`${VAR}` in a spec's env reaches the server process expanded; the spec keeps `${VAR}`."""
+    monkeypatch.setenv("MURMUR_TEST_SECRET", "s3cret-value")
+    server = mcp_stdio(
+        "everything",
+        "node",
+        [everything_js(), "stdio"],
+        env={"MURMUR_PROBE": "${MURMUR_TEST_SECRET}"},
+    )
+    agent = Agent(
+        name="env", model=calls_tool("get-env", {}), mcp_servers=(server,), trust_level="high"
+    )
+    runtime = AgentRuntime()
+    try:
+        result = await runtime.run(agent, TaskSpec(input="go"))
+    finally:
+        await runtime.aclose()
+    assert result.error is None, result.error
+    assert "s3cret-value" in result.output
+    assert "${MURMUR_TEST_SECRET}" in agent.model_copy(update={"model": "test"}).to_yaml()
+
+
+async def test_a_missing_env_reference_fails_the_run_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unset `${VAR}` is a SpecValidationError saying which variable to export."""
+    monkeypatch.delenv("MURMUR_TEST_UNSET", raising=False)
+    server = mcp_stdio("time", uv_tool("mcp-server-time"), env={"X": "${MURMUR_TEST_UNSET}"})
+    runtime = AgentRuntime()
+    try:
+        result = await runtime.run(Agent(name="a", mcp_servers=(server,)), TaskSpec(input="go"))
+    finally:
+        await runtime.aclose()
+    assert isinstance(result.error, SpecValidationError)
+    assert "export MURMUR_TEST_UNSET" in result.error.message
+
+
+async def test_two_different_servers_under_one_name_on_a_runtime_are_refused() -> None:
+    """Equal specs share a server; a different spec reusing its name is a RegistryError."""
+    binary = uv_tool("mcp-server-time")
+    model = calls_tool("get_current_time", {"timezone": "UTC"})
+    first = Agent(
+        name="first", model=model, mcp_servers=(mcp_stdio("time", binary),), trust_level="high"
+    )
+    other = Agent(
+        name="other",
+        model=model,
+        mcp_servers=(mcp_stdio("time", binary, ["--local-timezone", "UTC"]),),
+    )
+    runtime = AgentRuntime()
+    try:
+        assert (await runtime.run(first, TaskSpec(input="1"))).error is None
+        clash = await runtime.run(other, TaskSpec(input="2"))
+    finally:
+        await runtime.aclose()
+    assert isinstance(clash.error, RegistryError)
+    assert "two different MCP servers are named 'time'" in clash.error.message
