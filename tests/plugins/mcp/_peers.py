@@ -28,7 +28,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from murmur.testing._services import services_required
+from murmur.testing import services_required
 
 ROOT = Path(__file__).resolve().parents[3]
 NODE_DIR = ROOT / "plugins" / "murmur-mcp" / "tests-node"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -15,9 +17,12 @@ from murmur import Agent, AgentRuntime, TaskSpec, TrustLevel
 from murmur.cli import cli
 from murmur.core.errors import SpecValidationError
 from murmur.events import CollectingEventEmitter
+from murmur.testing import require_service
 from murmur.worker import Worker
 
 from ._peers import calls_tool, children_running, uv_tool
+
+HERE = Path(__file__).resolve().parent
 
 SPEC = """
 version: 1
@@ -163,3 +168,32 @@ async def test_a_fleet_worker_owns_the_mcp_servers_of_its_agents() -> None:
         await worker.stop()
         await serving
     assert children_running(binary) == []
+
+
+async def test_a_murmur_worker_process_runs_an_mcp_using_agent_for_a_caller_without_it() -> None:
+    """`murmur worker start` on Redis owns the MCP server; the caller's agent has none."""
+    require_service("Redis", "127.0.0.1", 6379)
+    binary = uv_tool("mcp-server-time")
+    url = f"redis://127.0.0.1:6379/0?namespace=mcp-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "MURMUR_TEST_TIME_SERVER": binary,
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "murmur.cli", "worker", "start", "--agents", "clock",
+        "--app", "_mcp_fleet_app:agents", "--broker", url, "--concurrency", "4",
+        cwd=HERE, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    caller_view = Agent(name="clock", model="test")  # no MCP server, no tools here
+    try:
+        async with AgentRuntime(broker=url, event_emitter=CollectingEventEmitter()) as caller:
+            results = await caller.gather(caller_view, [TaskSpec(input=str(i)) for i in range(6)])
+            assert caller.toolsets.names() == []
+    finally:
+        worker.terminate()
+        await worker.wait()
+    assert [r.error for r in results] == [None] * 6
+    pids = {r.output.split(":", 1)[0] for r in results}
+    assert pids == {str(worker.pid)}
+    assert all('"timezone":"UTC"' in r.output.replace(" ", "") for r in results)
