@@ -221,3 +221,23 @@ async def test_with_a_broker_the_exposed_agents_run_on_the_fleet() -> None:
         await caller.aclose()
         await worker.stop()
         await serving
+
+
+def test_murmur_serve_mcp_refuses_unknown_agents_and_a_missing_plugin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--mcp` with an agent nobody registered, or with murmur-mcp disabled, stops the
+    server at start with a message saying what to fix."""
+    from click.testing import CliRunner
+
+    from murmur.cli import cli
+
+    monkeypatch.chdir(APP_DIR)
+    serve = ["serve", *EXPOSED, "--port", str(free_port())]
+    unknown = CliRunner().invoke(cli, [*serve, "--mcp", "forecast,nobody"])
+    assert unknown.exit_code != 0
+    assert "--mcp names unknown agent(s) ['nobody']" in unknown.output
+    monkeypatch.setenv("MURMUR_DISABLE_PLUGINS", "murmur-mcp")
+    disabled = CliRunner().invoke(cli, [*serve, "--mcp", "forecast"])
+    assert disabled.exit_code != 0
+    assert "pip install murmur-mcp" in disabled.output
