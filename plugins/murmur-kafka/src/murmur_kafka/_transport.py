@@ -178,7 +178,7 @@ class KafkaTransport(Transport):
                     _CONNECT_TIMEOUT + 1,
                 )
             except Exception as exc:
-                raise self.unreachable(exc, hint='start the Kafka cluster') from exc
+                raise self.unreachable(exc, hint="start the Kafka cluster") from exc
             broker = KafkaBroker(
                 self.bootstrap_servers,
                 client_id=f"murmur-{self.namespace}",
