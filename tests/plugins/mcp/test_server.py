@@ -195,7 +195,7 @@ def test_the_mcp_inspector_cli_lists_and_calls_them(
 
 async def test_with_a_broker_the_exposed_agents_run_on_the_fleet() -> None:
     """A broker runtime behind the MCP server: a worker runs the call, the client gets the
-    typed result (what `murmur mcp serve --broker URL` sets up)."""
+    typed result and the run's progress (what `murmur mcp serve --broker URL` sets up)."""
     from murmur_mcp import create_mcp_server
 
     from murmur import AgentRuntime
@@ -213,10 +213,19 @@ async def test_with_a_broker_the_exposed_agents_run_on_the_fleet() -> None:
     for agent in fleet.agents.values():
         caller.register(agent)
     try:
+        notes: list[str | None] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            notes.append(message)
+
         async with Client(create_mcp_server(caller, ["forecast"])) as client:
-            result = await client.call_tool("forecast", {"city": "Lima"})
+            result = await client.call_tool(
+                "forecast", {"city": "Lima"}, progress_callback=on_progress
+            )
         assert result.structured_content == {"city": "Lima", "sky": "clear"}
         assert worker.stats.completed == 1
+        # The worker's tool events travel back with the result and become progress too.
+        assert "forecast: tool_call_completed (look_up_sky)" in notes
     finally:
         await caller.aclose()
         await worker.stop()
