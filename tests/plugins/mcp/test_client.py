@@ -27,6 +27,7 @@ from ._peers import (
     calls_tool,
     children_running,
     everything_js,
+    free_port,
     uv_tool,
 )
 
@@ -356,3 +357,19 @@ async def test_two_different_servers_under_one_name_on_a_runtime_are_refused() -
         await runtime.aclose()
     assert isinstance(clash.error, RegistryError)
     assert "two different MCP servers are named 'time'" in clash.error.message
+
+
+async def test_an_http_server_that_is_not_there_is_a_typed_start_failure_naming_its_url() -> None:
+    """Nothing listening at the URL: ToolExecutionError(mcp_start_failed) naming the URL."""
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    agent = Agent(
+        name="a", mcp_servers=(mcp_http("down", url, connect_timeout=10),), trust_level="high"
+    )
+    runtime = AgentRuntime()
+    try:
+        result = await runtime.run(agent, TaskSpec(input="go"))
+    finally:
+        await runtime.aclose()
+    assert isinstance(result.error, ToolExecutionError)
+    assert result.error.code == "mcp_start_failed"
+    assert url in result.error.message
