@@ -197,3 +197,18 @@ async def test_a_murmur_worker_process_runs_an_mcp_using_agent_for_a_caller_with
     pids = {r.output.split(":", 1)[0] for r in results}
     assert pids == {str(worker.pid)}
     assert all('"timezone":"UTC"' in r.output.replace(" ", "") for r in results)
+
+
+def test_the_docs_yaml_spec_loads_and_their_client_configs_are_json() -> None:
+    """docs/mcp.md's YAML agent loads as written; its Claude Desktop / Cursor configs parse."""
+    import json
+    import re
+
+    text = (HERE.parents[2] / "docs" / "mcp.md").read_text()
+    [spec] = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    agent = Agent.from_yaml(spec)
+    assert [s.name for s in agent.mcp_servers] == ["time", "docs", "legacy"]
+    assert Agent.from_yaml(agent.to_yaml()) == agent
+    configs = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+    assert len(configs) == 3
+    assert all("murmur" in c["mcpServers"] for c in configs)
