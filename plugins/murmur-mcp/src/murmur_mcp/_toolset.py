@@ -133,6 +133,8 @@ class SharedMCPToolset(AbstractToolset[Any]):
 
     async def _start(self) -> MCPToolset[Any]:
         stderr = self._stderr_path()
+        if stderr is not None:
+            stderr.write_text("")  # each process starts a fresh file: the tail is its own
         transport = self.spec.transport(stderr)
         live: MCPToolset[Any] = MCPToolset(
             transport,
