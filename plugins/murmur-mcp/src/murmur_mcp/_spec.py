@@ -117,6 +117,14 @@ class MCPServerSpec:
 
         return SharedMCPToolset(self)
 
+    def toolsets(self, agent: Any, registry: Any) -> list[Any]:
+        """The `murmur.tools.ToolProvider` shape: a new toolset of this server, in a list.
+
+        A runtime does not call this (it keeps one toolset per server name, from
+        `toolset()`); whoever calls it owns the toolset and closes it with `aclose()`.
+        """
+        return [self.toolset()]
+
     def to_spec(self) -> dict[str, Any]:
         """The YAML form (a mapping `mcp_server_from_spec` reads back into an equal spec)."""
         doc: dict[str, Any] = {"name": self.name}
