@@ -77,3 +77,7 @@ def build() -> AgentRuntime:
 
 
 runtime = build()
+
+
+echo_agents = [Agent(name="echo", model="test", description="Answers with a canned string.")]
+"""Plain agents for `--app _mcp_app:echo_agents` (the CLI builds the runtime, e.g. with --store)."""

@@ -250,3 +250,29 @@ def test_murmur_serve_mcp_refuses_unknown_agents_and_a_missing_plugin(
     disabled = CliRunner().invoke(cli, [*serve, "--mcp", "forecast"])
     assert disabled.exit_code != 0
     assert "pip install murmur-mcp" in disabled.output
+
+
+async def test_murmur_mcp_serve_with_a_store_records_the_runs_it_served(tmp_path: Path) -> None:
+    """`--store sqlite:///...`: a call over stdio is a run in the store once the server exits."""
+    from murmur import AgentRuntime
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m", "murmur.cli", "mcp", "serve", "--agents", "echo",
+            "--app", "_mcp_app:echo_agents", "--store", url,
+        ],
+        cwd=str(APP_DIR),
+    )  # fmt: skip
+    async with Client(params, read_timeout_seconds=60) as client:
+        result = await client.call_tool("echo", {"input": "hi"})
+    assert result.structured_content == {"result": "success (no tool calls)"}
+    async with AgentRuntime(store=url) as reader:
+        assert reader.stores is not None
+        [run] = await reader.stores.runs.list(agent_name="echo")
+    assert (run.status.value, run.output, run.input) == (
+        "completed",
+        "success (no tool calls)",
+        "hi",
+    )
