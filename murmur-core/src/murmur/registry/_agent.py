@@ -15,6 +15,7 @@ from murmur.context import (
     SummaryContextPasser,
 )
 from murmur.core.errors import MurmurError, SpecValidationError
+from murmur.plugins.host import PluginHost
 from murmur.registry._paths import import_model, import_object, object_path
 from murmur.registry._yaml import (
     SPEC_VERSION,
@@ -185,8 +186,6 @@ def _agent_from_dict(doc: Mapping[str, Any]) -> Agent[Any]:
 
 def _mcp_servers(value: Any) -> tuple[Any, ...]:
     """Tool providers from `mcp_servers:` entries (mappings; `kind` defaults to `mcp`)."""
-    from murmur.plugins.host import PluginHost
-
     entries = _expect(value, list, "mcp_servers", "a list of server mappings")
     host = PluginHost()
     servers = []
