@@ -373,3 +373,20 @@ async def test_an_http_server_that_is_not_there_is_a_typed_start_failure_naming_
     assert isinstance(result.error, ToolExecutionError)
     assert result.error.code == "mcp_start_failed"
     assert url in result.error.message
+
+
+async def test_a_server_that_never_answers_the_handshake_hits_connect_timeout() -> None:
+    """A process that starts but never speaks MCP fails at connect_timeout, typed, and is
+    stopped."""
+    silent = mcp_stdio("silent", PYTHON, ["-c", "import time; time.sleep(120)"], connect_timeout=1)
+    runtime = AgentRuntime()
+    try:
+        result = await runtime.run(
+            Agent(name="a", mcp_servers=(silent,), trust_level="high"), TaskSpec(input="go")
+        )
+    finally:
+        await runtime.aclose()
+    assert isinstance(result.error, ToolExecutionError)
+    assert result.error.code == "mcp_start_failed"
+    assert "within 1s (connect_timeout)" in result.error.message
+    assert children_running("time.sleep(120)") == []
