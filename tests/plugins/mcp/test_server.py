@@ -276,3 +276,29 @@ async def test_murmur_mcp_serve_with_a_store_records_the_runs_it_served(tmp_path
         "success (no tool calls)",
         "hi",
     )
+
+
+def test_a_token_less_loopback_server_refuses_a_foreign_host_header() -> None:
+    """The SDK's DNS-rebinding check stays on without a token: `Host: evil.example` is 421,
+    a loopback host is served."""
+    from murmur_mcp import mcp_http_app
+    from starlette.testclient import TestClient
+
+    from . import _mcp_app
+
+    app = mcp_http_app(_mcp_app.build(), ["forecast"])
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    with TestClient(app, base_url="http://127.0.0.1:8421") as client:
+        served = client.post("/mcp", json=body, headers=headers)
+        rebound = client.post("/mcp", json=body, headers={**headers, "Host": "evil.example"})
+    assert (served.status_code, rebound.status_code) == (200, 421)

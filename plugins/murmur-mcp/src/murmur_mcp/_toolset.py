@@ -47,7 +47,6 @@ class SharedMCPToolset(AbstractToolset[Any]):
         self._live: MCPToolset[Any] | None = None
         self._lock: asyncio.Lock | None = None
         self._stderr_dir: str | None = None
-        self._closed = False
 
     # -- AbstractToolset -----------------------------------------------------------------
 
