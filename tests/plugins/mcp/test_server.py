@@ -302,3 +302,42 @@ def test_a_token_less_loopback_server_refuses_a_foreign_host_header() -> None:
         served = client.post("/mcp", json=body, headers=headers)
         rebound = client.post("/mcp", json=body, headers={**headers, "Host": "evil.example"})
     assert (served.status_code, rebound.status_code) == (200, 421)
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--agents", "forecast,nobody", *EXPOSED], "unknown agent(s) ['nobody']"),
+        (["--agents", "forecast"], "give the agents with --app MODULE:ATTR or --specs DIR"),
+        (
+            [
+                "--agents",
+                "forecast",
+                *EXPOSED,
+                "--transport",
+                "streamable-http",
+                "--host",
+                "0.0.0.0",
+            ],
+            "set --token (or MURMUR_MCP_TOKEN)",
+        ),
+        (
+            ["--agents", "forecast", *EXPOSED, "--broker", "memory://x"],
+            "is a ready AgentRuntime; configure its broker and store there",
+        ),
+    ],
+)
+def test_murmur_mcp_serve_refuses_bad_options_saying_what_to_do(
+    args: list[str], complaint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown agents, no agent source, a reachable host without a token, --broker on a ready
+    runtime: each a usage error before anything is served."""
+    from click.testing import CliRunner
+
+    from murmur.cli import cli
+
+    monkeypatch.chdir(APP_DIR)
+    monkeypatch.delenv("MURMUR_MCP_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["mcp", "serve", *args])
+    assert result.exit_code == 2
+    assert complaint in result.output
