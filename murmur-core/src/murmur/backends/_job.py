@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from murmur.backends._base import Backend
 from murmur.core.errors import BudgetExceededError, MurmurError, SpawnError, error_from_dict
 from murmur.events import RuntimeEvent
+from murmur.transport._base import redact_text
 from murmur.transport._envelope import (
     CALLER_LIFECYCLE_EVENTS,
     ResultEnvelope,
@@ -310,35 +311,42 @@ class JobBackend(Backend):
                 error: BaseException = exc
             except Exception as exc:
                 if not self.transport.transient(exc):
-                    raise SpawnError(
-                        f"{self.transport.safe_url} refused task {task_id} of agent "
-                        f"{waiting.agent_name!r}: {type(exc).__name__}: {exc}",
-                        code="broker_error",
-                        details={
-                            "transient": False,
-                            "task_id": task_id,
-                            "broker": self.transport.safe_url,
-                            "exception": type(exc).__name__,
-                        },
+                    raise self._publish_error(
+                        task_id,
+                        waiting,
+                        exc,
+                        f"was refused: {type(exc).__name__}: {exc}",
+                        transient=False,
                     ) from exc
                 error = exc
             if time.time() + delay >= give_up:
                 what = "timed out" if isinstance(error, TimeoutError) else f"failed: {error!r}"
-                raise SpawnError(
-                    f"publishing task {task_id} of agent {waiting.agent_name!r} to "
-                    f"{self.transport.safe_url} {what}, and kept failing for "
-                    f"{self.publish_retry_s:g}s (or until the run's deadline); check that the "
-                    "broker is running and reachable",
-                    code="broker_error",
-                    details={
-                        "transient": True,
-                        "task_id": task_id,
-                        "broker": self.transport.safe_url,
-                        "exception": type(error).__name__,
-                    },
+                raise self._publish_error(
+                    task_id,
+                    waiting,
+                    error,
+                    f"{what}, and kept failing for {self.publish_retry_s:g}s (or until the "
+                    "run's deadline); check that the broker is running and reachable",
+                    transient=True,
                 ) from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, longest)
+
+    def _publish_error(
+        self, task_id: str, waiting: _Waiting, error: BaseException, what: str, *, transient: bool
+    ) -> SpawnError:
+        broker = self.transport.safe_url
+        return SpawnError(
+            f"publishing task {task_id} of agent {waiting.agent_name!r} to {broker} "
+            + redact_text(what, self.transport.url),
+            code="broker_error",
+            details={
+                "transient": transient,
+                "task_id": task_id,
+                "broker": broker,
+                "exception": type(error).__name__,
+            },
+        )
 
     async def _watch_epoch(self) -> None:
         """Publish again the tasks a broker lost: when the broker's epoch changes (a Redis
