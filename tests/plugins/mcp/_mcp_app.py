@@ -81,3 +81,8 @@ runtime = build()
 
 echo_agents = [Agent(name="echo", model="test", description="Answers with a canned string.")]
 """Plain agents for `--app _mcp_app:echo_agents` (the CLI builds the runtime, e.g. with --store)."""
+
+
+fleet_agents = [runtime.agents["forecast"]]
+"""`forecast` alone, for a caller on a broker (`murmur mcp serve --app _mcp_app:fleet_agents
+--broker URL`): the caller registers no tools, so the call can only succeed on a worker."""

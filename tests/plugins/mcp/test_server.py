@@ -341,3 +341,52 @@ def test_murmur_mcp_serve_refuses_bad_options_saying_what_to_do(
     result = CliRunner().invoke(cli, ["mcp", "serve", *args])
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+async def test_murmur_mcp_serve_with_a_broker_runs_each_call_on_a_worker_process() -> None:
+    """`murmur mcp serve --broker redis://...` over stdio and a `murmur worker start` process:
+    the call runs on the worker (the serving process has no `look_up_sky` tool), the client
+    gets the typed result and the worker's tool events as progress."""
+    from murmur.testing import require_service
+
+    require_service("Redis", "127.0.0.1", 6379)
+    namespace = f"mcp-fleet-{uuid.uuid4().hex[:12]}"
+    url = f"redis://127.0.0.1:6379/0?namespace={namespace}"
+    worker = await asyncio.create_subprocess_exec(
+        *MURMUR, "worker", "start", "--agents", "forecast", "--app", "_mcp_app:runtime",
+        "--broker", url, "--concurrency", "4", "--no-log-events",
+        cwd=APP_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m", "murmur.cli", "mcp", "serve", "--agents", "forecast",
+            "--app", "_mcp_app:fleet_agents", "--broker", url,
+        ],
+        cwd=str(APP_DIR),
+    )  # fmt: skip
+    notes: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message)
+
+    try:
+        async with Client(params, read_timeout_seconds=90) as client:
+            result = await client.call_tool(
+                "forecast", {"city": "Lima"}, progress_callback=on_progress
+            )
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 30)
+        from redis.asyncio import Redis
+
+        redis = Redis(host="127.0.0.1", port=6379)
+        keys = [k async for k in redis.scan_iter(f"{namespace}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+    assert result.is_error is False, result.content
+    assert result.structured_content == {"city": "Lima", "sky": "clear"}
+    assert "forecast: tool_call_completed (look_up_sky)" in notes
