@@ -68,3 +68,39 @@ class TestRedisSoak(FleetSoakScenarios):
             }
 
         return probe
+
+
+async def _named_clients(namespace: str) -> int:
+    from redis.asyncio import Redis
+
+    client = Redis(host=HOST, port=PORT)
+    try:
+        return sum(1 for c in await client.client_list() if c.get("name") == f"murmur:{namespace}")
+    finally:
+        await client.aclose()
+
+
+async def test_closed_reply_subscriptions_give_their_connections_back() -> None:
+    """Each reply subscription reads on a dedicated connection; closing it closes that
+    connection, so subscribing again and again does not pile connections up."""
+    import asyncio
+    import time
+
+    from murmur_redis import RedisTransport
+
+    require_service("Redis", HOST, PORT)
+    namespace = f"readers-{uuid.uuid4().hex[:12]}"
+    transport = RedisTransport(f"redis://{HOST}:{PORT}/0?namespace={namespace}")
+    await transport.connect()
+    try:
+        subscriptions = [await transport.subscribe_results(f"caller-{i}") for i in range(5)]
+        deadline = time.monotonic() + 10
+        while await _named_clients(namespace) < 6:  # 5 readers + the command pool's first
+            assert time.monotonic() < deadline, "the readers never connected"
+            await asyncio.sleep(0.05)
+        for subscription in subscriptions:
+            await subscription.aclose()
+        assert await _named_clients(namespace) <= 1
+    finally:
+        await transport.close()
+    assert await _named_clients(namespace) == 0

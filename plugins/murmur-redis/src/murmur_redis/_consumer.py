@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -46,6 +47,9 @@ __all__ = ["RedisTaskConsumer", "StreamSubscription", "ensure_group"]
 log = structlog.get_logger("murmur.redis")
 
 _FIELD = b"d"
+
+Release = Callable[["Redis"], Awaitable[None]]
+"""Gives a blocking reader's dedicated connection back to the transport (closes it)."""
 _TRIM_EVERY = 256
 
 
@@ -89,6 +93,7 @@ class RedisTaskConsumer(TaskConsumer):
         reader: Redis,
         pipeliner: Pipeliner,
         *,
+        release: Release | None = None,
         stream: str,
         group: str,
         consumer_id: str,
@@ -97,6 +102,7 @@ class RedisTaskConsumer(TaskConsumer):
     ) -> None:
         self._client = client
         self._reader = reader
+        self._release = release
         self._pipeliner = pipeliner
         self._stream = stream
         self._group = group
@@ -216,16 +222,27 @@ class RedisTaskConsumer(TaskConsumer):
         # Pending entries stay with this consumer id: a restart under the same id, or any
         # other consumer after the idle window, takes them over.
         self._closed = True
+        if self._release is not None:
+            await self._release(self._reader)
 
 
 class StreamSubscription(QueueSubscription):
     """A reply channel: one stream read with `XREAD BLOCK` from its beginning (the channel
     is new and private to its caller), trimmed as it is read, deleted on close."""
 
-    def __init__(self, client: Redis, reader: Redis, stream: str, *, block_ms: int = 250) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        reader: Redis,
+        stream: str,
+        *,
+        block_ms: int = 250,
+        release: Release | None = None,
+    ) -> None:
         super().__init__(on_close=self._stop)
         self._client = client
         self._reader = reader
+        self._release = release
         self._stream = stream
         self._block_ms = block_ms
         self._stopping = False
@@ -270,3 +287,5 @@ class StreamSubscription(QueueSubscription):
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._client.delete(self._stream), 5)
+        if self._release is not None:
+            await self._release(self._reader)

@@ -100,7 +100,7 @@ class RedisTransport(Transport):
         self._event_slots = asyncio.Semaphore(_EVENT_PUBLISHES)
         self._client: Redis | None = None
         self._pipeliner: Pipeliner | None = None
-        self._readers: list[Redis] = []
+        self._readers: set[Redis] = set()
         self._epoch: str | None = None
         self._groups: set[str] = set()
         self._subscriptions: list[QueueSubscription] = []
@@ -146,7 +146,7 @@ class RedisTransport(Transport):
             await client.ping()
             self._epoch = await self._read_epoch(client)
         except Exception as exc:
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)
             raise self.unreachable(exc) from exc
         self._client = client
         self._pipeliner = Pipeliner(client)
@@ -169,14 +169,21 @@ class RedisTransport(Transport):
         client = Redis.from_url(
             self._server_url, single_connection_client=True, **self._connection_options()
         )
-        self._readers.append(client)
+        self._readers.add(client)
         return client
+
+    async def release_reader(self, client: Redis) -> None:
+        """Close a reader's connection (its consumer or subscription is done with it)."""
+        if client in self._readers:
+            self._readers.discard(client)
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
     async def close(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.aclose()
         self._subscriptions.clear()
-        readers, self._readers = self._readers, []
+        readers, self._readers = self._readers, set()
         for reader in readers:
             with contextlib.suppress(Exception):
                 await reader.aclose()
@@ -190,7 +197,7 @@ class RedisTransport(Transport):
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await client.aclose(close_connection_pool=True)  # ours: close its connections
 
     async def _events_broker(self) -> RedisBroker:
         async with self._broker_lock:
@@ -241,6 +248,7 @@ class RedisTransport(Transport):
             self.client,
             self.reader(),
             self.pipeliner,
+            release=self.release_reader,
             stream=stream,
             group=self.group,
             consumer_id=consumer_id,
@@ -262,7 +270,10 @@ class RedisTransport(Transport):
 
     async def subscribe_results(self, reply_to: str) -> Subscription:
         subscription = StreamSubscription(
-            self.client, self.reader(), self.name("replies", reply_to)
+            self.client,
+            self.reader(),
+            self.name("replies", reply_to),
+            release=self.release_reader,
         )
         self._subscriptions.append(subscription)
         return subscription
