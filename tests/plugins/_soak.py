@@ -63,3 +63,30 @@ class FleetSoakScenarios(ProcessFleetFixtures):
         assert isinstance(backend, JobBackend)
         assert backend.pending == 0
         assert backend.stats["results"] == report.runs
+
+    async def test_runtimes_opened_and_closed_again_and_again_leave_no_connections(
+        self, broker_url: str
+    ) -> None:
+        """A caller runtime started (connected, reply channel subscribed) and closed 10 times:
+        the process ends with the sockets and asyncio tasks it started with."""
+        import asyncio
+        import gc
+
+        from murmur.testing.soak import caller_sample
+
+        async def cycle() -> None:
+            runtime = AgentRuntime(RuntimeOptions(timeout_seconds=30), broker=broker_url)
+            await runtime.start()
+            await runtime.aclose()
+
+        await cycle()  # warm-up: imports, lazily created module-level clients
+        gc.collect()
+        await asyncio.sleep(0.5)
+        before = caller_sample()
+        for _ in range(10):
+            await cycle()
+        gc.collect()
+        await asyncio.sleep(0.5)
+        after = caller_sample()
+        assert after["sockets"] <= before["sockets"], (before, after)
+        assert after["tasks"] <= before["tasks"], (before, after)
