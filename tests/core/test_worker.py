@@ -269,3 +269,60 @@ async def test_a_worker_that_cannot_connect_raises_a_typed_error_and_announces_n
     assert "cannot reach the broker at memory://user:***@refusing-" in str(caught.value)
     assert "hunter2" not in str(caught.value)
     assert events.types() == []
+
+
+async def test_a_lost_fleet_event_channel_is_subscribed_again() -> None:
+    """The worker's cancel channel fails (a broker connection lost): it subscribes again,
+    so a caller's cancel request still stops a running task."""
+    from murmur.transport import MemoryTransport, Subscription
+
+    class Lost(Subscription):
+        async def __anext__(self) -> bytes:
+            raise ConnectionError("the event channel was lost")
+
+        async def aclose(self) -> None:
+            return None
+
+    class Flaky(MemoryTransport):
+        subscriptions = 0
+
+        async def subscribe_events(self) -> Subscription:
+            Flaky.subscriptions += 1
+            if Flaky.subscriptions == 1:
+                return Lost()
+            return await super().subscribe_events()
+
+    started = asyncio.Event()
+
+    async def slow(messages: list[Any], info: Any) -> Any:
+        from pydantic_ai.messages import ModelResponse, TextPart
+
+        started.set()
+        await asyncio.sleep(60)
+        return ModelResponse(parts=[TextPart("late")])
+
+    from pydantic_ai.models.function import FunctionModel
+
+    sleeper = Agent(name="sleeper", model=FunctionModel(slow))
+    url = f"memory://lost-events-{uuid.uuid4().hex}"
+    worker = Worker(Flaky(url), [sleeper], event_emitter=CollectingEventEmitter())
+    serving = await _serving(worker)
+    caller = AgentRuntime(broker=url, event_emitter=CollectingEventEmitter())
+    try:
+        for _ in range(100):  # the control loop subscribes again within a poll interval
+            if Flaky.subscriptions >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert Flaky.subscriptions >= 2
+        run = asyncio.create_task(caller.run(Agent(name="sleeper", model="test"), "go"))
+        await asyncio.wait_for(started.wait(), 10)
+        run.cancel()  # the caller gives up: a cancel request goes over the event channel
+        for _ in range(200):
+            if worker.stats.cancelled:
+                break
+            await asyncio.sleep(0.05)
+        assert worker.stats.cancelled == 1
+    finally:
+        await caller.aclose()
+        await worker.stop()
+        await serving

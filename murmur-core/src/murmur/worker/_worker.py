@@ -363,6 +363,26 @@ class Worker:
             await asyncio.sleep(self.heartbeat_interval)
 
     async def _control_loop(self, events: Subscription) -> None:
+        """Cancel requests from callers; a subscription that fails is opened again."""
+        while True:
+            try:
+                await self._follow_cancels(events)
+                return  # closed by stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("fleet event channel failed; subscribing again", error=repr(exc))
+                with contextlib.suppress(Exception):
+                    await events.aclose()
+                events = self._events = await self._resubscribe()
+
+    async def _resubscribe(self) -> Subscription:
+        while True:  # until the broker answers (or the worker stops: this task is cancelled)
+            await asyncio.sleep(_POLL_S)
+            with contextlib.suppress(Exception):
+                return await asyncio.wait_for(self.transport.subscribe_events(), _OP_TIMEOUT)
+
+    async def _follow_cancels(self, events: Subscription) -> None:
         async for data in events:
             body = decode_frame(data)
             if body is None or body.get("kind") != "cancel":
