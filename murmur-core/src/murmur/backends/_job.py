@@ -223,11 +223,7 @@ class JobBackend(Backend):
             await self.start(ctx.runtime)
         task_id = ctx.task.id
         deadline = ctx.extra.get("deadline") or time.time() + self.default_timeout_s
-        # Give up a moment before the run's own timeout fires, so the caller gets this
-        # backend's diagnosis (which broker, which command serves the agent).
         left = deadline - time.time()
-        margin = min(_DIAGNOSIS_MARGIN_S, 0.05 * left)
-        timeout = max(0.0, left - margin)
         waiting = self._waiting.get(task_id)
         if waiting is not None and not waiting.future.done():
             waiting.waiters += 1  # the same task id, concurrently: idempotent, join it
@@ -244,6 +240,11 @@ class JobBackend(Backend):
                     error = exc if isinstance(exc, MurmurError) else SpawnError(repr(exc))
                     waiting.future.set_exception(error)
                 raise
+        # Give up a moment before the run's own timeout fires, so the caller gets this
+        # backend's diagnosis (which broker, which command serves the agent). Measured after
+        # publishing: a publish may have waited out a broker restart.
+        now_left = deadline - time.time()
+        timeout = max(0.0, now_left - min(_DIAGNOSIS_MARGIN_S, 0.05 * now_left))
         try:
             async with asyncio.timeout(timeout):
                 result = await asyncio.shield(waiting.future)
