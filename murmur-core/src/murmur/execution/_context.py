@@ -1,0 +1,215 @@
+"""The per-run execution context, the context variable that links nested runs, and
+`RuntimeProtocol`: what pipeline stages, backends, context passers, the group runner and
+durable runs need of the runtime that executes them.
+
+They are written against the protocol, never against `murmur.runtime`, so the kernel's
+layers stay one-way: `AgentRuntime` (above them) implements it.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from murmur.agent import Agent
+from murmur.context_passer import ParentContext
+from murmur.core.budget import TokenBudget
+from murmur.execution._spawns import SpawnCounter
+from murmur.types import TaskSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from murmur.events._model import EventType, RuntimeEvent
+    from murmur.execution._options import RuntimeOptions
+    from murmur.runs._base import Stores
+    from murmur.tools._pool import ToolsetPool
+    from murmur.tools._registry import ToolRegistry
+    from murmur.types import AgentResult
+    from murmur.context_passer import ContextPasser
+
+__all__ = [
+    "ExecutionContext",
+    "RuntimeProtocol",
+    "current_context",
+    "enter_run",
+    "leave_run",
+    "parent_messages",
+    "parent_tool_call_id",
+]
+
+
+@dataclass(slots=True)
+class ExecutionContext:
+    """Everything one run needs while it moves through the pipeline.
+
+    `depth` is 0 for a top-level run; `ancestors` are the names of the agents on the chain
+    above this run (for cycle detection); `budgets` are every budget this run is charged to
+    (the runtime's, the task's, and those inherited from the parent run).
+
+    `traceparent` is the W3C trace context this run's telemetry hangs under: on a worker,
+    the one the caller's task envelope carried; a tracing emitter replaces it, for a run it
+    sends to a fleet, with its own span's, which `JobBackend` then puts in the envelope.
+
+    `max_depth` is the tightest `max_spawn_depth` of the runtimes above this run and
+    `spawn_counters` the spawn allowances it is charged to besides its runtime's: both come
+    from the caller's task envelope on a worker, so a caller's limits hold across a broker.
+
+    The stages fill in `deadline` (wall-clock, the Timeout stage), `remaining_tokens` (what
+    the budgets leave, the Cost stage) and `duration_ms` (the Observability stage). `extra`
+    is for third-party stages.
+    """
+
+    agent: Agent
+    task: TaskSpec
+    trace_id: str
+    parent_trace_id: str | None = None
+    depth: int = 0
+    ancestors: tuple[str, ...] = ()
+    budgets: tuple[TokenBudget, ...] = ()
+    parent: ParentContext | None = None
+    attempt: int = 1
+    tool_calls: int = 0
+    backend: str = "async"
+    input: Any = None
+    message_history: list[Any] = field(default_factory=list)
+    runtime: RuntimeProtocol | None = None
+    traceparent: str | None = None
+    max_depth: int | None = None
+    spawn_counters: tuple[SpawnCounter, ...] = ()
+    deadline: float | None = None
+    remaining_tokens: int | None = None
+    duration_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def agent_name(self) -> str:
+        """The name of the agent this run executes."""
+        return self.agent.name
+
+    @property
+    def task_id(self) -> str:
+        """The id of the task this run executes."""
+        return self.task.id
+
+
+class RuntimeProtocol(Protocol):
+    """The runtime as the layers below it see it (implemented by `AgentRuntime`).
+
+    Group types live above this layer, so a group is `Any` here: `run_group` takes an
+    `AgentGroup` (or a group's name) and returns a `GroupResult`; `groups` and `get_group`
+    hold `AgentGroup`s.
+    """
+
+    options: RuntimeOptions
+    stores: Stores | None
+    tools: ToolRegistry
+    toolsets: ToolsetPool
+    spawns: SpawnCounter
+
+    @property
+    def agents(self) -> Mapping[str, Agent[Any]]:
+        """Registered agents by name."""
+        ...
+
+    @property
+    def groups(self) -> Mapping[str, Any]:
+        """Registered groups by name."""
+        ...
+
+    def get_agent(self, name: str) -> Agent[Any]:
+        """A registered agent by name (raises `RegistryError` naming what is registered)."""
+        ...
+
+    def get_group(self, name: str) -> Any:
+        """A registered group by name (raises `RegistryError` naming what is registered)."""
+        ...
+
+    def context_passer(self, name: str) -> ContextPasser:
+        """A context passer by registered name."""
+        ...
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        """Deliver an event to the emitter and the plugins' event hooks."""
+        ...
+
+    async def emit_for(
+        self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
+    ) -> None:
+        """Emit an event about the run `ctx`."""
+        ...
+
+    def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
+        """The execution context of a run of `agent` on `task` (nested under the current run)."""
+        ...
+
+    async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
+        """Run a prepared context through the pipeline."""
+        ...
+
+    async def run(self, agent: Agent[Any] | str, task: TaskSpec | Any = None) -> AgentResult[Any]:
+        """Run one agent on one task (never raises for a failed run)."""
+        ...
+
+    async def gather(
+        self,
+        agent: Agent[Any] | str,
+        tasks: Iterable[TaskSpec | Any],
+        *,
+        max_concurrency: int | None = None,
+        run_id: str | None = None,
+    ) -> list[AgentResult[Any]]:
+        """Run one agent over many tasks, bounded."""
+        ...
+
+    async def run_group(
+        self,
+        group: Any,
+        task: TaskSpec | Any = None,
+        *,
+        checkpoint: Any = None,
+        timeout_seconds: float | None = None,
+    ) -> Any:
+        """Run an agent group (an `AgentGroup` or a registered group's name)."""
+        ...
+
+
+_current: ContextVar[ExecutionContext | None] = ContextVar("murmur_current_run", default=None)
+
+
+def current_context() -> ExecutionContext | None:
+    """The run currently executing in this task (None outside any agent run).
+
+    A tool that calls `runtime.run(...)` is inside its agent's run, so the nested run
+    becomes a child of it: deeper, with the parent's trace id and budgets.
+    """
+    return _current.get()
+
+
+def enter_run(ctx: ExecutionContext) -> Token[ExecutionContext | None]:
+    """Make `ctx` the run executing in this task (pass the token to `leave_run`)."""
+    return _current.set(ctx)
+
+
+def leave_run(token: Token[ExecutionContext | None]) -> None:
+    """Undo `enter_run`."""
+    _current.reset(token)
+
+
+def _pydantic_ai_run_context() -> Any:
+    # Looked up, not imported: only a run inside PydanticAI has one, and then it is loaded.
+    module = sys.modules.get("pydantic_ai._run_context")
+    getter = getattr(module, "get_current_run_context", None) if module else None
+    return getter() if getter else None
+
+
+def parent_messages() -> list[Any]:
+    """The messages of the PydanticAI run currently calling a tool, if any."""
+    return list(getattr(_pydantic_ai_run_context(), "messages", None) or [])
+
+
+def parent_tool_call_id() -> str | None:
+    """The id of the PydanticAI tool call currently executing, if any."""
+    return getattr(_pydantic_ai_run_context(), "tool_call_id", None)

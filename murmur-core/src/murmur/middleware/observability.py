@@ -1,0 +1,94 @@
+"""The Observability stage: `AGENT_SPAWNED` / `AGENT_COMPLETED` / `AGENT_FAILED` events and
+the run's record in the run store."""
+
+from __future__ import annotations
+
+import time
+
+from murmur.core.errors import MurmurError
+from murmur.core.json import dump_value
+from murmur.events._model import EventType
+from murmur.execution._context import ExecutionContext
+from murmur.execution._outcome import ExecutionOutcome
+from murmur.middleware._base import Next
+from murmur.runs._base import RunRecord, RunStatus
+
+__all__ = ["ObservabilityMiddleware"]
+
+
+class ObservabilityMiddleware:
+    """Emits AGENT_SPAWNED / AGENT_COMPLETED / AGENT_FAILED and records the run."""
+
+    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+        """Frame the run with events and run-store records."""
+        runtime = ctx.runtime
+        started = time.perf_counter()
+        store = runtime.stores.runs if runtime.stores is not None else None
+        record: RunRecord | None = None
+        if store is not None:
+            record = RunRecord(
+                run_id=ctx.trace_id,
+                agent_name=ctx.agent.name,
+                task_id=ctx.task.id,
+                trace_id=ctx.trace_id,
+                parent_trace_id=ctx.parent_trace_id,
+                status=RunStatus.RUNNING,
+                input=dump_value(ctx.task.input),
+                metadata=dict(ctx.task.metadata),
+            )
+            await store.put_soon(record)  # the final record below is written through
+        await runtime.emit_for(
+            ctx,
+            EventType.AGENT_SPAWNED,
+            {"model": ctx.agent.model_name, "depth": ctx.depth, "backend": ctx.backend},
+        )
+        try:
+            outcome = await call_next(ctx)
+        except MurmurError as exc:
+            duration = (time.perf_counter() - started) * 1000
+            await runtime.emit_for(
+                ctx,
+                EventType.AGENT_FAILED,
+                {
+                    "error_type": type(exc).__name__,
+                    "error": exc.message,
+                    "code": exc.code,
+                    "duration_ms": round(duration, 3),
+                    "attempts": ctx.attempt,
+                },
+            )
+            if store is not None and record is not None:
+                record.status = RunStatus.FAILED
+                record.error = exc.to_dict()
+                record.updated_at = time.time()
+                await store.put(record)
+            raise
+        duration = (time.perf_counter() - started) * 1000
+        ctx.extra["duration_ms"] = duration
+        await runtime.emit_for(
+            ctx,
+            EventType.AGENT_COMPLETED,
+            {
+                "duration_ms": round(duration, 3),
+                "model": outcome.model,
+                "input_tokens": outcome.input_tokens,
+                "output_tokens": outcome.output_tokens,
+                "requests": outcome.requests,
+                "tool_calls": max(outcome.tool_calls, ctx.tool_calls),
+                "cost_usd": outcome.cost_usd,
+                "attempts": ctx.attempt,
+            },
+        )
+        if store is not None and record is not None:
+            record.status = RunStatus.COMPLETED
+            record.output = dump_value(outcome.output)
+            record.metadata.update(
+                input_tokens=outcome.input_tokens,
+                output_tokens=outcome.output_tokens,
+                cost_usd=outcome.cost_usd,
+                duration_ms=duration,
+                model=outcome.model,
+            )
+            record.updated_at = time.time()
+            await store.put(record)
+        return outcome

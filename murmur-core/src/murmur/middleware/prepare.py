@@ -1,0 +1,106 @@
+"""The Prepare stage (input validation, `pre_process`, the context passer) and the output
+validation the Execute stage ends with (`output_type`, `post_process`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from murmur.context_passer import ContextPasser, ParentContext
+from murmur.core.errors import ContextError, MurmurError, SpawnError
+from murmur.execution._context import ExecutionContext
+from murmur.execution._outcome import ExecutionOutcome
+from murmur.middleware._base import Next
+
+__all__ = ["PrepareMiddleware", "validate_output"]
+
+
+class PrepareMiddleware:
+    """Validates the input, applies `pre_process`, and prepares context, once per run."""
+
+    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+        """Prepare, then continue."""
+        agent = ctx.agent
+        value = ctx.task.input
+        if agent.input_type is not None and not isinstance(value, agent.input_type):
+            try:
+                if isinstance(value, str | bytes):
+                    value = agent.input_type.model_validate_json(value)
+                else:
+                    value = agent.input_type.model_validate(
+                        value.model_dump() if isinstance(value, BaseModel) else value
+                    )
+            except ValidationError as exc:
+                raise SpawnError(
+                    f"input for agent {agent.name!r} does not match its input_type "
+                    f"{agent.input_type.__name__}: {_errors(exc)}",
+                    code="input_invalid",
+                    details={"errors": exc.errors(include_url=False, include_context=False)},
+                ) from None
+        for hook in agent.pre_process:
+            value = _call_hook(hook, value, agent.name, "pre_process")
+        ctx.input = value
+        passer = agent.context_passer
+        if isinstance(passer, str):
+            passer = ctx.runtime.context_passer(passer)
+        ctx.message_history = await _prepare_context(passer, ctx)
+        return await call_next(ctx)
+
+
+async def _prepare_context(passer: ContextPasser, ctx: ExecutionContext) -> list[Any]:
+    parent: ParentContext | None = ctx.parent
+    try:
+        return list(await passer.prepare(parent, ctx.task))
+    except MurmurError:
+        raise
+    except Exception as exc:
+        raise ContextError(
+            f"context passer {getattr(passer, 'name', type(passer).__name__)!r} failed for "
+            f"agent {ctx.agent.name!r}: {exc!r}"
+        ) from exc
+
+
+def _call_hook(hook: Any, value: Any, agent_name: str, kind: str) -> Any:
+    try:
+        return hook(value)
+    except MurmurError:
+        raise
+    except Exception as exc:
+        raise SpawnError(
+            f"{kind} hook {getattr(hook, '__name__', hook)!r} of agent {agent_name!r} "
+            f"raised {exc!r}",
+            code=f"{kind}_failed",
+        ) from exc
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+
+
+def validate_output(ctx: ExecutionContext, output: Any) -> Any:
+    """Coerce a backend's output into the agent's output_type, then apply post_process."""
+    agent = ctx.agent
+    output_type = agent.output_type
+    if (
+        isinstance(output_type, type)
+        and issubclass(output_type, BaseModel)
+        and not isinstance(output, output_type)
+    ):
+        try:
+            if isinstance(output, str | bytes):
+                output = output_type.model_validate_json(output)
+            else:
+                output = output_type.model_validate(output)
+        except ValidationError as exc:
+            raise SpawnError(
+                f"output of agent {agent.name!r} does not match {output_type.__name__}: "
+                f"{_errors(exc)}",
+                code="output_invalid",
+            ) from None
+    for hook in agent.post_process:
+        output = _call_hook(hook, output, agent.name, "post_process")
+    return output
