@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,10 +18,30 @@ __all__ = [
 ]
 
 
+class _Stderr:
+    """Writes to whatever `sys.stderr` is at the time (a test's capture, a redirect)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_stderr_logger: Any = None
+
+
 def _logger() -> Any:
+    """The `murmur.events` logger: structlog as the application configured it, or, when it
+    did not, structlog's defaults printing to stderr (never into the program's stdout)."""
     import structlog
 
-    return structlog.get_logger("murmur.events")
+    if structlog.is_configured():
+        return structlog.get_logger("murmur.events")
+    global _stderr_logger
+    if _stderr_logger is None:
+        _stderr_logger = structlog.wrap_logger(structlog.PrintLogger(_Stderr()))
+    return _stderr_logger
 
 
 _ERROR_TYPES = frozenset(
@@ -47,14 +68,22 @@ class EventEmitter(Protocol):
 class LogEventEmitter:
     """Writes every event through structlog: INFO for progress, ERROR for failures.
 
+    Without a `logger`, events go to structlog as the application configured it
+    (`structlog.configure(...)`, looked up at each event); when it configured nothing, to
+    stderr with structlog's default rendering, so they never mix into the program's stdout.
+
     Args:
         logger: a structlog logger to use instead of `murmur.events`.
-        level_overrides: not needed for most users; maps event types to log method names.
+        include_payload: add the event's payload fields to each log line.
     """
 
     def __init__(self, logger: Any = None, *, include_payload: bool = True) -> None:
-        self._log = logger if logger is not None else _logger()
+        self._logger = logger
         self._include_payload = include_payload
+
+    @property
+    def _log(self) -> Any:
+        return self._logger if self._logger is not None else _logger()
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Log one event."""
