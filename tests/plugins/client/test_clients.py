@@ -237,3 +237,28 @@ async def test_inputs_no_store_can_hold_are_refused_by_both_clients(
     assert after == before
     run = await client.start_run("echo", {"fine": [1.5, "text", None]}, metadata={"k": "v"})
     assert (await client.wait(run.run_id, timeout=30)).ok
+
+
+async def test_runs_filter_by_time_range_and_text(client: RuntimeClient) -> None:
+    """`runs(since=, until=, q=)`: newest first, by creation time and by id/name/error text."""
+    before = time.time()
+    ok = await client.start_run("echo", "first")
+    await client.wait(ok.run_id, timeout=10)
+    middle = time.time()
+    await asyncio.sleep(0.02)
+    bad = await client.start_run("broken", "second")
+    await client.wait(bad.run_id, timeout=10)
+
+    assert [r.run_id for r in (await client.runs(since=middle)).runs] == [bad.run_id]
+    assert [r.run_id for r in (await client.runs(since=before, until=middle)).runs] == [ok.run_id]
+    assert [r.run_id for r in (await client.runs(q="BROK")).runs] == [bad.run_id]
+    assert [r.run_id for r in (await client.runs(q="model is down")).runs] == [bad.run_id]
+    assert [r.run_id for r in (await client.runs(q=ok.run_id[:12])).runs] == [ok.run_id]
+    first = await client.runs(since=before, limit=1)
+    assert [r.run_id for r in first.runs] == [bad.run_id]
+    assert first.next_offset == 1
+    second = await client.runs(since=before, limit=1, offset=1)
+    assert ([r.run_id for r in second.runs], second.next_offset) == ([ok.run_id], None)
+    with pytest.raises(MurmurError) as caught:
+        await client.runs(since=middle, until=before)
+    assert caught.value.code == "invalid_range"

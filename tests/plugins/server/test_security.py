@@ -192,24 +192,42 @@ async def test_the_router_mounts_on_a_users_app(runtime: AgentRuntime) -> None:
         assert result.json()["output"] == "echo:m"
 
 
-class DashboardPlugin:
+class ExamplePlugin:
     """A plugin that mounts a route through `murmur_server_routes`."""
 
     @hookimpl
     def murmur_server_routes(self, app: Any) -> None:
-        @app.get("/dashboard/ping")
+        @app.get("/example/ping")
         async def ping() -> dict[str, str]:
-            return {"dashboard": "pong"}
+            return {"example": "pong"}
 
 
 async def test_plugins_mount_routes_through_the_hook(runtime: AgentRuntime) -> None:
     """`murmur_server_routes(app)` lets a plugin add routes, behind the same token."""
-    runtime.plugins.register(DashboardPlugin(), name="test-dashboard")
+    runtime.plugins.register(ExamplePlugin(), name="test-example")
     app = create_app(runtime, token=TOKEN)
     async with BackgroundServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
-        assert (await http.get("/dashboard/ping")).status_code == 401
-        response = await http.get("/dashboard/ping", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert response.json() == {"dashboard": "pong"}
+        assert (await http.get("/example/ping")).status_code == 401
+        response = await http.get("/example/ping", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.json() == {"example": "pong"}
+
+
+async def test_the_docs_pages_load_their_assets_from_the_server(runtime: AgentRuntime) -> None:
+    """`/docs` and `/redoc` name no CDN; their assets are served without a token (no data)."""
+    app = create_app(runtime, token=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with BackgroundServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/docs")).status_code == 401
+        for page in ("/docs", "/redoc"):
+            html = (await http.get(page, headers=auth)).text
+            assert "/docs/assets/" in html
+            assert "cdn" not in html.lower()
+            assert "googleapis" not in html
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+            response = await http.get(f"/docs/assets/{asset}")
+            assert response.status_code == 200
+            assert len(response.content) > 1000
+        assert (await http.get("/docs/assets/../openapi.json")).status_code == 401
 
 
 async def test_a_slow_consumer_never_blocks_the_runtime(runtime: AgentRuntime) -> None:

@@ -216,6 +216,9 @@ class MurmurClient(RuntimeClient):
         agent: str | None = None,
         kind: RunKind | None = None,
         parent_trace_id: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
@@ -225,6 +228,9 @@ class MurmurClient(RuntimeClient):
             "agent": agent,
             "kind": kind,
             "parent_trace_id": parent_trace_id,
+            "since": _iso(since),
+            "until": _iso(until),
+            "q": q,
             "limit": limit,
             "offset": offset,
         }

@@ -11,8 +11,7 @@ import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from murmur import __version__
-from murmur._budget import TokenBudget
+from murmur import TokenBudget, __version__
 from murmur.core.errors import MurmurError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import EventQuery, RunRecord
@@ -52,7 +51,11 @@ from murmur_client._stream import check_resume, stream_events
 if TYPE_CHECKING:
     from murmur.runtime import AgentRuntime
 
-__all__ = ["LocalClient"]
+__all__ = ["RUN_SCAN_LIMIT", "LocalClient"]
+
+RUN_SCAN_LIMIT = 10_000
+"""Runs `runs(since=, until=, q=)` reads at most, newest first, to find a page."""
+_SCAN_PAGE = 500
 
 
 class LocalClient(RuntimeClient):
@@ -275,25 +278,38 @@ class LocalClient(RuntimeClient):
         agent: str | None = None,
         kind: RunKind | None = None,
         parent_trace_id: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        """Runs matching every filter, newest first."""
+        """Runs matching every filter, newest first.
+
+        `since`, `until` and `q` are applied while reading the store newest first, up to
+        `RUN_SCAN_LIMIT` runs (the other filters are the store's own).
+        """
         if not 1 <= limit <= 1000 or offset < 0:
             raise MurmurError(
                 "runs(): limit must be 1..1000 and offset >= 0", code="invalid_options"
             )
-        records = await self._store(
-            self._state.stores.runs.list(
-                status=RunStatus(status) if status is not None else None,
-                agent_name=agent,
-                parent_trace_id=parent_trace_id,
-                kind=RunKind(kind).value if kind is not None else None,
-                limit=limit + 1,
-                offset=offset,
+        start, end = timestamp(since), timestamp(until)
+        if start is not None and end is not None and start > end:
+            raise MurmurError("the time range is empty: since is after until", code="invalid_range")
+        filters = {
+            "status": RunStatus(status) if status is not None else None,
+            "agent_name": agent,
+            "parent_trace_id": parent_trace_id,
+            "kind": RunKind(kind).value if kind is not None else None,
+        }
+        if start is None and end is None and not q:
+            records = await self._store(
+                self._state.stores.runs.list(**filters, limit=limit + 1, offset=offset)
             )
-        )
-        records = [r for r in records if r.parent_trace_id != r.run_id]
+            records = [r for r in records if r.parent_trace_id != r.run_id]
+        else:
+            records = await self._scan(filters, start, end, q, limit + 1 + offset)
+            records = records[offset:]
         more = len(records) > limit
         return RunPage(
             runs=[self._info(r) for r in records[:limit]],
@@ -301,6 +317,37 @@ class LocalClient(RuntimeClient):
             offset=offset,
             next_offset=offset + limit if more else None,
         )
+
+    async def _scan(
+        self,
+        filters: dict[str, Any],
+        start: float | None,
+        end: float | None,
+        q: str | None,
+        wanted: int,
+    ) -> list[RunRecord]:
+        """The first `wanted` runs (newest first) in the time range that contain `q`."""
+        needle = (q or "").casefold()
+        found: list[RunRecord] = []
+        scanned = 0
+        while scanned < RUN_SCAN_LIMIT and len(found) < wanted:
+            page = await self._store(
+                self._state.stores.runs.list(**filters, limit=_SCAN_PAGE, offset=scanned)
+            )
+            scanned += len(page)
+            for record in page:
+                if record.parent_trace_id == record.run_id:
+                    continue
+                if end is not None and record.created_at > end:
+                    continue
+                if start is not None and record.created_at < start:
+                    return found  # newest first: nothing older can match
+                if needle and needle not in _haystack(record):
+                    continue
+                found.append(record)
+            if len(page) < _SCAN_PAGE:
+                break
+        return found
 
     async def _result(self, run_id: str, wait: float) -> RunResult[Any]:
         record = await self._record(run_id)
@@ -474,6 +521,13 @@ class LocalClient(RuntimeClient):
         """Cancel every background run of this runtime and end every event stream."""
         await self._runner.cancel_all(timeout)
         self._state.broadcaster.close()
+
+
+def _haystack(record: RunRecord) -> str:
+    """The text `runs(q=...)` searches: id, agent or group name, error code and message."""
+    error = record.error or {}
+    parts = (record.run_id, record.agent_name, error.get("code"), error.get("message"))
+    return " ".join(str(p) for p in parts if p).casefold()
 
 
 def _same_run(record: RunRecord, kind: str, name: str | None) -> None:

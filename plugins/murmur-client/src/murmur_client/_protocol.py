@@ -131,10 +131,26 @@ class RuntimeClient(ABC):
         agent: str | None = None,
         kind: RunKind | None = None,
         parent_trace_id: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        """Runs matching every given filter, newest first, one page at a time."""
+        """Runs matching every given filter, newest first, one page at a time.
+
+        Args:
+            status: only runs in this status.
+            agent: only runs of this agent (or group).
+            kind: only agent, gather or group runs.
+            parent_trace_id: only runs spawned by this trace.
+            since: only runs created at or after this time (Unix seconds or a datetime).
+            until: only runs created at or before this time.
+            q: only runs whose id, agent or group name, or error code or message contains
+                this text (case-insensitive).
+            limit: runs per page (1..1000).
+            offset: runs to skip (follow `next_offset`).
+        """
 
     @overload
     async def result(

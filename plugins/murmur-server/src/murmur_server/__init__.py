@@ -16,6 +16,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from murmur_server._emitter import SSEEventEmitter
+from murmur_server._middleware import serve_without_token
 from murmur_server._security import TOKEN_ENV_VAR, is_loopback, require_token_for_host
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "create_router",
     "is_loopback",
     "require_token_for_host",
+    "serve_without_token",
 ]
 
 _LAZY = {

@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from murmur import __version__
 from murmur.core.errors import MurmurError
+from murmur_server._docs import DOCS_ASSETS_PATH, install_docs
 from murmur_server._errors import error_response, http_error, validation_error
-from murmur_server._middleware import BearerAuthMiddleware, BodyLimitMiddleware
+from murmur_server._middleware import BearerAuthMiddleware, BodyLimitMiddleware, public_prefixes
 from murmur_server._routes import create_router
 from murmur_server._security import AuthGuard
 
@@ -90,8 +91,19 @@ def create_app(
         yield
         await client.shutdown()
 
-    app = FastAPI(title=title, version=__version__, description=_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.murmur = client
+    app.state.murmur_api_prefix = prefix
+    public = public_prefixes(app)
+    public.add(DOCS_ASSETS_PATH)
+    install_docs(app, title)
     app.include_router(
         create_router(runtime, token=token, client=client, ping_interval=ping_interval),
         prefix=prefix,
@@ -101,7 +113,10 @@ def create_app(
     if token:
         guard = AuthGuard(token, max_failures=max_auth_failures, window=auth_failure_window)
         app.add_middleware(
-            BearerAuthMiddleware, guard=guard, open_paths=frozenset({f"{prefix}/healthz"})
+            BearerAuthMiddleware,
+            guard=guard,
+            open_paths=frozenset({f"{prefix}/healthz"}),
+            open_prefixes=public,
         )
     if cors_origins:
         app.add_middleware(

@@ -8,7 +8,14 @@ from murmur.core.errors import MurmurError
 from murmur_server._errors import error_body, error_headers, http_status
 from murmur_server._security import AuthGuard
 
-__all__ = ["BearerAuthMiddleware", "BodyLimitMiddleware", "client_address", "send_error"]
+__all__ = [
+    "BearerAuthMiddleware",
+    "BodyLimitMiddleware",
+    "client_address",
+    "public_prefixes",
+    "send_error",
+    "serve_without_token",
+]
 
 ASGIApp = Any
 
@@ -32,16 +39,61 @@ async def send_error(send: Any, error: MurmurError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BearerAuthMiddleware:
-    """Checks the bearer token on every request except the open paths (`/healthz`)."""
+def public_prefixes(app: Any) -> set[str]:
+    """The path prefixes of `app` that `BearerAuthMiddleware` lets through without a token."""
+    prefixes = getattr(app.state, "murmur_public_prefixes", None)
+    if prefixes is None:
+        prefixes = set()
+        app.state.murmur_public_prefixes = prefixes
+    return prefixes
 
-    def __init__(self, app: ASGIApp, guard: AuthGuard, open_paths: frozenset[str]) -> None:
+
+def serve_without_token(app: Any, prefix: str) -> None:
+    """Let requests under `prefix` through `create_app`'s token check.
+
+    For static assets that hold no data (the dashboard's page and scripts, the API docs'
+    scripts): a browser loads them before it can send a token. Everything they then ask the
+    API for still needs the token. On an app not built by `create_app` this only records the
+    prefix (there is no token check to skip).
+
+    ```python
+    serve_without_token(app, "/dashboard")
+    ```
+    """
+    if not prefix.startswith("/") or prefix.endswith("/"):
+        raise MurmurError(
+            f"prefix {prefix!r} must start with '/' and not end with one, e.g. '/dashboard'",
+            code="invalid_options",
+        )
+    public_prefixes(app).add(prefix)
+
+
+class BearerAuthMiddleware:
+    """Checks the bearer token on every request except the open paths (`/healthz`).
+
+    `open_prefixes` (a set the app may add to until it starts: see `serve_without_token`)
+    lets whole subtrees of static assets through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: AuthGuard,
+        open_paths: frozenset[str],
+        open_prefixes: set[str] | None = None,
+    ) -> None:
         self.app = app
         self.guard = guard
         self.open_paths = open_paths
+        self.open_prefixes = open_prefixes if open_prefixes is not None else set()
+
+    def _open(self, path: str) -> bool:
+        if path in self.open_paths:
+            return True
+        return any(path == p or path.startswith(p + "/") for p in self.open_prefixes)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in self.open_paths:
+        if scope["type"] not in ("http", "websocket") or self._open(scope["path"]):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "http" and scope.get("method") == "OPTIONS":

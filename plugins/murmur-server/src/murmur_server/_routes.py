@@ -248,15 +248,39 @@ def create_router(
         agent: Name = None,
         kind: RunKind | None = None,
         parent_trace_id: TraceId = None,
+        since: Annotated[
+            datetime | None,
+            BeforeValidator(_iso8601),
+            Query(description="Only runs created at or after this time (ISO 8601; naive is UTC)."),
+        ] = None,
+        until: Annotated[
+            datetime | None,
+            BeforeValidator(_iso8601),
+            Query(description="Only runs created at or before this time."),
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=200,
+                description="Text in the run id, agent or group name, or error code or message "
+                "(case-insensitive).",
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> RunPage:
-        """Runs matching every filter, newest first; follow `next_offset` for more."""
+        """Runs matching every filter, newest first; follow `next_offset` for more.
+        `since`, `until` and `q` look at the newest 10,000 runs that match the other
+        filters."""
         return await local.runs(
             status=status,
             agent=agent,
             kind=kind,
             parent_trace_id=parent_trace_id,
+            since=since,
+            until=until,
+            q=q,
             limit=limit,
             offset=offset,
         )
