@@ -105,7 +105,7 @@ def test_help_lists_kernel_and_plugin_commands_without_importing_plugins(site: A
     commands = result.stdout.split("Commands:")[1]
     assert re.search(r"\n  plugins +Inspect installed murmur plugins\.\n", commands)
     assert "run " in commands
-    assert re.search(r"\n  hello +\[murmur-hello\] Greets people\.\n", commands)
+    assert re.search(r"\n  hello +Say hello\. \[murmur-hello\]\n", commands)
     assert "hello_cmd" not in sys.modules
     assert murmur("hello", "world").stdout == "hello world\n"
 
@@ -155,7 +155,7 @@ def test_plugins_list_json_shape() -> None:
 
     assert isinstance(rows, list)
     for row in rows:
-        assert {"name", "version", "provides", "hooks", "status", "error"} == set(row)
+        assert {"name", "version", "provides", "hooks", "status", "error", "kind"} == set(row)
 
 
 def test_murmur_core_lists_itself_with_its_builtin_concretes() -> None:
@@ -203,6 +203,7 @@ def test_a_plugin_lists_what_it_provides_and_its_hooks(site: Any) -> None:
         "hooks": ["murmur_event", "murmur_runtime_started"],
         "status": "ok",
         "error": None,
+        "kind": "plugin",
     }
 
 

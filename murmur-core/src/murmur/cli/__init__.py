@@ -3,9 +3,11 @@
 Every subcommand, the kernel's own included, is an entry point in the `murmur.commands`
 group, and none is imported until it is needed: `murmur --help` reads names from package
 metadata, and imports only murmur-core's own (light) command modules, for their one-line
-help. A plugin's command shows its distribution's summary instead, so a slow or broken
-plugin cannot slow down or break `murmur --help`; a command that fails to import says so
-when it is invoked, and every other command keeps working.
+help. A plugin's command is never imported for `--help`: its help line is read from the
+source of its module (the command's `short_help=`/`help=` or docstring, found with the
+import system's path finder and `ast`, executing nothing), else its distribution's summary
+is shown. So a slow or broken plugin cannot slow down or break `murmur --help`; a command
+that fails to import says so when it is invoked, and every other command keeps working.
 """
 
 from __future__ import annotations
@@ -93,11 +95,53 @@ class LazyCommandGroup(click.Group):
             dist = next(
                 d for d in self._index(ctx).distributions if d.name == candidates[0].distribution
             )
-            return _shorten(f"[{dist.name}] {dist.summary}".strip(), limit)
+            described = static_short_help(candidates[0].value) or dist.summary
+            return _shorten(f"{described} [{dist.name}]".strip(), limit)
         command = self.get_command(ctx, name)
         if command is None or command.hidden:
             return None
         return command.get_short_help_str(limit)
+
+
+def static_short_help(target: str) -> str | None:
+    """The one-line help of the click command `module:function` names, read from the module's
+    source without importing it (nor its package): `short_help=` or `help=` in its
+    `@click.command(...)` / `@click.group(...)` decorator, else the first line of its
+    docstring. None when the source cannot be found or says nothing."""
+    import ast
+    from importlib.machinery import PathFinder
+
+    module, _, attr = target.partition(":")
+    parts = module.strip().split(".")
+    attr = attr.strip().split(".")[0]
+    try:
+        spec = PathFinder.find_spec(parts[0])
+        for i in range(1, len(parts)):
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            locations = list(spec.submodule_search_locations)
+            spec = PathFinder.find_spec(".".join(parts[: i + 1]), locations)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        with open(spec.origin, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError, ImportError):
+        return None
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name != attr:
+            continue
+        for decorator in node.decorator_list:
+            func = decorator.func if isinstance(decorator, ast.Call) else None
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if not isinstance(decorator, ast.Call) or name not in {"command", "group"}:
+                continue  # @click.option(help=...) is an option's help
+            for keyword in decorator.keywords:
+                value = keyword.value
+                if keyword.arg in {"short_help", "help"} and isinstance(value, ast.Constant):
+                    return str(value.value).strip().split("\n")[0] or None
+        doc = ast.get_docstring(node)
+        return doc.strip().split("\n")[0] if doc else None
+    return None
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -29,6 +29,8 @@ def plugins_group() -> None:
 def list_command(as_json: bool, strict: bool) -> None:
     """List every distribution that extends murmur, and its status.
 
+    murmur libraries that declare no entry points (murmur-client) are listed as libraries.
+
     Statuses: ok, error (an entry point fails to load), conflict (two distributions claim
     one name), incompatible (its murmur-core requirement is not met), disabled
     (MURMUR_DISABLE_PLUGINS).
@@ -60,7 +62,10 @@ def format_table(reports: list[PluginReport], *, width: int = 100) -> str:
     out = line(headers, "PROVIDES")
     blank = ("", "", "")
     for report, row in zip(reports, rows, strict=True):
-        out += line(row, ", ".join(report.provides))
+        provides = ", ".join(report.provides)
+        if report.kind == "library":
+            provides = "library (no entry points: nothing to load)"
+        out += line(row, provides)
         if report.hooks:
             out += line(blank, "hooks: " + ", ".join(report.hooks))
         if report.error:

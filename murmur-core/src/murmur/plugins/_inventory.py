@@ -2,24 +2,43 @@
 
 Phase 1 is `PluginIndex.scan()` (metadata, no imports). Phase 2, here, imports each entry
 point in its own try, so one broken plugin shows as `error` and hides nothing else.
+Libraries built on murmur that declare no entry points (murmur-client) are listed too, as
+such, from their metadata alone.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from murmur.plugins._compat import installed_kernel_version, kernel_requirement_problem
-from murmur.plugins._discovery import GROUPS, DistributionInfo, EntryPointInfo, PluginIndex
+from murmur.plugins._compat import (
+    _parse_requirement,
+    installed_kernel_version,
+    kernel_requirement_problem,
+)
+from murmur.plugins._discovery import (
+    GROUPS,
+    KERNEL_DISTRIBUTION,
+    DistributionInfo,
+    EntryPointInfo,
+    PluginIndex,
+    canonical_name,
+)
 
 __all__ = ["PluginReport", "PluginStatus", "inventory"]
 
 PluginStatus = Literal["ok", "error", "conflict", "incompatible", "disabled"]
 
+PluginKind = Literal["plugin", "library"]
+"""`plugin`: declares `murmur.*` entry points; `library`: requires murmur-core, declares none."""
+
 
 @dataclass(frozen=True, slots=True)
 class PluginReport:
-    """The state of one distribution that declares `murmur.*` entry points.
+    """The state of one distribution that declares `murmur.*` entry points, or of a library
+    that requires murmur-core and declares none (`kind="library"`: nothing to load, so
+    its status is `ok` or `incompatible`).
 
     Attributes:
         name: Distribution name, e.g. `"murmur-redis"`.
@@ -31,6 +50,7 @@ class PluginReport:
             `murmur-core` requirement is not met) or `disabled`. With several problems,
             the first in that order wins and `error` lists them all.
         error: What is wrong, or None.
+        kind: `plugin` or `library`.
     """
 
     name: str
@@ -39,6 +59,7 @@ class PluginReport:
     hooks: list[str]
     status: PluginStatus
     error: str | None
+    kind: PluginKind = "plugin"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by `murmur plugins list --json`."""
@@ -49,6 +70,7 @@ class PluginReport:
             "hooks": list(self.hooks),
             "status": self.status,
             "error": self.error,
+            "kind": self.kind,
         }
 
 
@@ -59,10 +81,57 @@ def inventory(index: PluginIndex | None = None) -> list[PluginReport]:
         index: The phase-1 index to report on; by default `PluginIndex.scan()`, which honours
             `MURMUR_DISABLE_PLUGINS`.
     """
+    scanned = index is None
     index = index if index is not None else PluginIndex.scan()
     conflicts = index.conflicts()
     kernel_version = installed_kernel_version()
-    return [_report(dist, index, conflicts, kernel_version) for dist in index.distributions]
+    reports = [_report(dist, index, conflicts, kernel_version) for dist in index.distributions]
+    if scanned:  # an index given by the caller is all it wants reported
+        known = {canonical_name(r.name) for r in reports}
+        reports += [r for r in libraries(kernel_version) if canonical_name(r.name) not in known]
+        reports.sort(key=lambda r: canonical_name(r.name))
+    return reports
+
+
+def libraries(kernel_version: str | None = None) -> list[PluginReport]:
+    """Installed `murmur-*` distributions that require murmur-core and declare no
+    `murmur.*` entry point (murmur-client), as `kind="library"` reports. Metadata only:
+    nothing is imported. (An application that merely depends on murmur is not listed.)"""
+    found: dict[str, PluginReport] = {}
+    for dist in importlib.metadata.distributions():
+        try:
+            if not canonical_name(dist.metadata["Name"] or "").startswith("murmur-"):
+                continue
+            if any(ep.group.startswith("murmur.") for ep in dist.entry_points):
+                continue
+            requires = tuple(dist.requires or ())
+            if not any(
+                parsed is not None and canonical_name(parsed[0]) == KERNEL_DISTRIBUTION
+                for parsed in map(_parse_requirement, requires)
+            ):
+                continue
+            info = DistributionInfo(
+                name=dist.metadata["Name"] or "unknown",
+                version=dist.metadata["Version"] or "0",
+                summary=dist.metadata["Summary"] or "",
+                requires=requires,
+                entry_points=(),
+            )
+        except Exception:  # unreadable metadata is not ours to crash on
+            continue
+        if info.canonical_name in found:  # the first copy on the path wins, as for import
+            continue
+        problem = kernel_requirement_problem(info, kernel_version)
+        found[info.canonical_name] = PluginReport(
+            info.name,
+            info.version,
+            [],
+            [],
+            "incompatible" if problem else "ok",
+            problem,
+            kind="library",
+        )
+    return list(found.values())
 
 
 def _report(
