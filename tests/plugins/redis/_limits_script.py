@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any, cast
 
-from murmur_redis._limits import RedisConcurrencyLimiter, RedisTokenBudget
+from murmur_redis import RedisConcurrencyLimiter, RedisTokenBudget
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage

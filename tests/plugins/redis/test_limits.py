@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from murmur_redis._limits import RedisConcurrencyLimiter, RedisTokenBudget
+from murmur_redis import RedisConcurrencyLimiter, RedisTokenBudget
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
 from murmur import Agent, AgentRuntime, RuntimeOptions, TaskSpec, TokenBudget
-from murmur.core.errors import BudgetExceededError, SpawnError
+from murmur.core.errors import BudgetExceededError, RegistryError, SpawnError
 from murmur.events import NullEventEmitter
 from murmur.testing import require_service
 
@@ -168,7 +168,7 @@ async def test_a_budget_can_expire_per_period(key: str) -> None:
 async def test_an_unreachable_budget_refuses_the_run_with_a_typed_error() -> None:
     """A budget whose Redis is down fails the run (code budget_unavailable), never unmetered."""
     budget = RedisTokenBudget(100, key="unused", url="redis://127.0.0.1:1/0", timeout=1.0)
-    with pytest.raises(SpawnError) as info:
+    with pytest.raises(RegistryError) as info:
         await budget.check()
     assert info.value.code == "budget_unavailable"
     assert "127.0.0.1:1" in info.value.message

@@ -341,6 +341,9 @@ REQUEST_PATH = [
     "plugins/murmur-sqlite/src",
     "plugins/murmur-rocksdb/src",
     "plugins/murmur-redis/src/murmur_redis/_store.py",
+    "plugins/murmur-redis/src/murmur_redis/_store_client.py",
+    "plugins/murmur-redis/src/murmur_redis/_run_store.py",
+    "plugins/murmur-redis/src/murmur_redis/_event_store.py",
     "murmur-core/src/murmur/runs",
 ]
 NOT_RESPONSES = {

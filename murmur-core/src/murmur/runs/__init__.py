@@ -20,6 +20,8 @@ from murmur.runs._base import (
 )
 from murmur.runs._buffer import Batch, WriteBuffer
 from murmur.runs._memory import InMemoryEventStore, InMemoryRunStore
+from murmur.runs._shared import SharedStoreClient, SharedStoreUser
+from murmur.runs._url import StoreURL, parse_store_url, url_flag
 
 __all__ = [
     "Batch",
@@ -31,13 +33,18 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "RunTree",
+    "SharedStoreClient",
+    "SharedStoreUser",
     "StoreEventEmitter",
+    "StoreURL",
     "Stores",
     "WriteBuffer",
     "build_tree",
     "encode_event",
     "encode_record",
     "memory_store_factory",
+    "parse_store_url",
+    "url_flag",
 ]
 
 

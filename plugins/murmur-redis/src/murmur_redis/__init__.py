@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from murmur.transport import transport_backend_factory
-from murmur_redis._limits import RedisTokenBudget, TokenRateRecorder
+from murmur_redis._budget import RedisTokenBudget
+from murmur_redis._limiter import TokenRateRecorder
 from murmur_redis._store import (
     REDIS_STORE_SCHEMA_VERSION,
     RedisEventStore,
@@ -25,7 +26,7 @@ from murmur_redis._store import (
 from murmur_redis._transport import RedisTransport
 
 if TYPE_CHECKING:
-    from murmur_redis._limits import RedisConcurrencyLimiter
+    from murmur_redis._limiter import RedisConcurrencyLimiter
 
 backend_factory = transport_backend_factory(RedisTransport)
 """Entry point `murmur.backends:redis` / `rediss`: a `JobBackend` over a `RedisTransport`."""
@@ -48,7 +49,7 @@ def __getattr__(name: str) -> Any:
     # The limiter subclasses PydanticAI's limiter: built on first use so that importing
     # murmur_redis (for the broker or the stores) does not import pydantic_ai.
     if name == "RedisConcurrencyLimiter":
-        from murmur_redis import _limits
+        from murmur_redis import _limiter
 
-        return _limits.RedisConcurrencyLimiter
+        return _limiter.RedisConcurrencyLimiter
     raise AttributeError(f"module 'murmur_redis' has no attribute {name!r}")

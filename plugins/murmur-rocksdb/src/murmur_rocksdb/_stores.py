@@ -8,7 +8,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from murmur.core.errors import RegistryError
 from murmur.events import RuntimeEvent
@@ -21,6 +20,8 @@ from murmur.runs import (
     Stores,
     encode_event,
     encode_record,
+    parse_store_url,
+    url_flag,
 )
 from murmur_rocksdb import _keys as k
 from murmur_rocksdb._database import RocksDatabase
@@ -42,26 +43,11 @@ def parse_rocksdb_url(url: str) -> tuple[str, dict[str, Any]]:
     Raises:
         RegistryError: code `"invalid_url"`.
     """
-    parts = urlsplit(url)
-    if parts.scheme != "rocksdb":
-        raise RegistryError(f"not a rocksdb:// URL: {url!r}", code="invalid_url")
-    path = unquote(parts.netloc + parts.path)
-    if path.startswith("/") and not parts.netloc:
-        path = path[1:]
-    if not path:
-        raise RegistryError(
-            f"the store URL {url!r} names no directory: use rocksdb:///runs (relative) or "
-            "rocksdb:////absolute/path",
-            code="invalid_url",
-        )
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(parts.query):
-        if key != "sync":
-            raise RegistryError(
-                f"unknown option {key!r} in {url!r} (known: sync)", code="invalid_url"
-            )
-        options["sync"] = value.lower() in ("1", "true", "yes", "on")
-    return path, options
+    parsed = parse_store_url(url, {"sync": url_flag}, schemes=("rocksdb",))
+    path = parsed.path(
+        names="directory", example="rocksdb:///runs (relative) or rocksdb:////absolute/path"
+    )
+    return path, parsed.options
 
 
 def rocksdb_store_factory(url: str) -> Stores:

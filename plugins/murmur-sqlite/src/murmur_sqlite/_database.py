@@ -12,20 +12,16 @@ connection.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import functools
 import os
 import sqlite3
-import sys
 import time
-import weakref
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from murmur.core.errors import MurmurError, RegistryError
 from murmur.events import RuntimeEvent
-from murmur.runs import Batch, RunRecord, WriteBuffer, encode_event, encode_record
+from murmur.runs import Batch, RunRecord, SharedStoreClient, encode_event, encode_record
 from murmur_sqlite._schema import check_file, corrupt_error, migrate, read_schema_version
 
 if TYPE_CHECKING:
@@ -91,8 +87,11 @@ def event_row(e: RuntimeEvent) -> EventRow:
     )
 
 
-class SQLiteDatabase:
+class SQLiteDatabase(SharedStoreClient["aiosqlite.Connection", RunRow, CheckpointRow, EventRow]):
     """A SQLite file opened lazily, migrated to the current schema, written in batches.
+
+    Use counting, the write buffer and the exit hook are murmur's `SharedStoreClient`; this
+    class supplies the file's connection and one transaction per batch.
 
     Args:
         path: the database file (created with its directory when missing), or `":memory:"`.
@@ -119,38 +118,36 @@ class SQLiteDatabase:
             )
         raw = os.fspath(path)
         self.path = raw if raw == ":memory:" else os.path.abspath(os.path.expanduser(raw))
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self.timeout = timeout
         self.busy_timeout = busy_timeout
-        self._conn: aiosqlite.Connection | None = None
-        self._open_lock = asyncio.Lock()
-        self._buffer: WriteBuffer[RunRow, CheckpointRow, EventRow] = WriteBuffer(
-            self._write_batch,
+        super().__init__(
             name=f"sqlite:{self.path}",
             batch_size=batch_size,
             flush_interval=flush_interval,
+            timeout=timeout,
         )
-        self._users = 0
-        self._closed = False
-        self._exit_hook = functools.partial(_flush_at_exit, weakref.ref(self))
 
     def __repr__(self) -> str:
         return f"SQLiteDatabase({self.path!r})"
 
-    # -- lifecycle ----------------------------------------------------------------------
+    # -- rows ---------------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """Count one more store using this database (it closes when the last releases)."""
-        self._users += 1
+    def run_row(self, record: RunRecord) -> RunRow:
+        """The `runs` row for a record."""
+        return run_row(record)
 
-    async def release(self) -> None:
-        """One store is done with the database: flush, and close it if it was the last."""
-        self._users -= 1
-        if self._users <= 0:
-            await self.aclose()
-        elif self._conn is not None:
-            await self.flush()
+    def event_row(self, event: RuntimeEvent) -> EventRow:
+        """The `events` row for an event."""
+        return event_row(event)
+
+    def checkpoint_row(self, run_id: str, key: str, value_json: str) -> CheckpointRow:
+        """The `checkpoints` row."""
+        return (run_id, key, value_json, time.time())
+
+    def record_json(self, row: RunRow) -> str:
+        """The record JSON of a `runs` row."""
+        return row[7]
+
+    # -- the connection -----------------------------------------------------------------
 
     async def open(self) -> None:
         """Open and migrate the file now (done on first use otherwise).
@@ -159,38 +156,9 @@ class SQLiteDatabase:
             RegistryError: code `"store_corrupt"`, `"store_schema_newer"`,
                 `"store_foreign"`, `"store_timeout"` or `"store_unavailable"`.
         """
-        await self._connection()
+        await self.connection()
 
-    async def aclose(self) -> None:
-        """Flush buffered writes and close the connection. Safe to call twice."""
-        if self._closed:
-            return
-        try:
-            if self._conn is not None or self._buffer.has_pending():
-                await self._buffer.aclose()
-        finally:
-            self._closed = True
-            self._buffer.closed = True
-            atexit.unregister(self._exit_hook)
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(conn.close(), self.timeout)
-
-    async def _connection(self) -> aiosqlite.Connection:
-        if self._conn is not None:
-            return self._conn
-        if self._closed:
-            raise RegistryError(
-                f"the SQLite store {self.path!r} is closed; open a new one",
-                code="store_closed",
-            )
-        async with self._open_lock:
-            if self._conn is None:
-                self._conn = await self._connect_retrying()
-        return self._conn
-
-    async def _connect_retrying(self) -> aiosqlite.Connection:
+    async def _connect(self) -> aiosqlite.Connection:
         # Two processes creating one file at once can see SQLITE_BUSY where SQLite calls no
         # busy handler (switching to WAL, reading a schema being written): retry the whole
         # open within busy_timeout instead of failing the run.
@@ -198,14 +166,18 @@ class SQLiteDatabase:
         delay = 0.005
         while True:
             try:
-                return await self._connect()
+                conn = await self._open_file()
+                break
             except RegistryError as exc:
                 if exc.code != "store_busy" or time.monotonic() + delay > deadline:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+        if self.path != ":memory:":
+            self.register_exit_hook()
+        return conn
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _open_file(self) -> aiosqlite.Connection:
         import aiosqlite
 
         if self.path != ":memory:":
@@ -238,9 +210,11 @@ class SQLiteDatabase:
                 with contextlib.suppress(Exception):
                     await conn.close()
             raise
-        if self.path != ":memory:":
-            atexit.register(self._exit_hook)
         return conn
+
+    async def _disconnect(self, conn: aiosqlite.Connection) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), self.timeout)
 
     @contextlib.asynccontextmanager
     async def guard(self, action: str) -> AsyncGenerator[None, None]:
@@ -265,84 +239,21 @@ class SQLiteDatabase:
 
     # -- writes -------------------------------------------------------------------------
 
-    async def add_events(self, events: Sequence[RuntimeEvent]) -> None:
-        """Buffer events for the next transaction.
-
-        Raises:
-            RegistryError: code `"not_json"` for an event that cannot be stored; the other
-                events of the call are buffered, the store goes on.
-        """
-        rows: list[EventRow] = []
-        bad: RegistryError | None = None
-        for event in events:
-            try:
-                rows.append(event_row(event))
-            except RegistryError as exc:
-                bad = bad or exc
-        await self._connection()
-        if rows:
-            await self._buffer.add_events(rows)
-        if bad is not None:
-            raise bad
-
-    async def add_run(self, record: RunRecord) -> None:
-        """Write a run upsert; it is committed when this returns.
-
-        Raises:
-            RegistryError: `"not_json"` (nothing written), or the store's error for the
-                transaction that held it (`"store_busy"`, `"store_error"`, ...).
-        """
-        row = run_row(record)
-        await self._connection()
-        await self._buffer.write_run(record.run_id, row)
-
-    async def buffer_run(self, record: RunRecord) -> None:
-        """Buffer a run upsert for the next transaction (a starting run's record).
-
-        Raises:
-            RegistryError: `"not_json"`, or the file cannot be opened.
-        """
-        row = run_row(record)
-        await self._connection()
-        await self._buffer.buffer_run(record.run_id, row)
-
-    async def add_checkpoint(self, run_id: str, key: str, value_json: str) -> None:
-        """Write a checkpoint (with everything buffered before it) and wait for it."""
-        await self._connection()
-        await self._buffer.write_checkpoint((run_id, key), (run_id, key, value_json, time.time()))
-
-    def pending_run(self, run_id: str) -> RunRecord | None:
-        """A run upsert waiting for its transaction, or None."""
-        row = self._buffer.pending_run(run_id)
-        return None if row is None else RunRecord.model_validate_json(row[7])
-
-    @property
-    def dropped_events(self) -> int:
-        """Events dropped because the file could not be written for too long."""
-        return self._buffer.dropped_events
-
-    async def flush(self) -> None:
-        """Write everything buffered in one transaction.
-
-        Raises:
-            RegistryError: the transaction failed (its events stay buffered for a retry).
-        """
-        if self._conn is None and not self._buffer.has_pending():
-            return
-        await self._buffer.flush()
-
-    async def _write_batch(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> None:
-        conn = await self._connection()
+    async def write_batch(self, batch: Batch[RunRow, CheckpointRow, EventRow]) -> None:
+        """Write one batch in one transaction."""
+        conn = await self.connection()
         async with self.guard("a batched write"):
             # The whole transaction is one call on the connection's thread: the write lock
             # is held for the writes only (never across event-loop turns, which a busy
             # machine stretches), and a cancelled caller cannot leave it open.
             await conn._execute(_write_transaction, conn._conn, batch)
 
-    async def _flush_at_exit(self) -> None:
+    def flush_at_exit(self) -> None:
         """Write what is still buffered on a new event loop (the program's loop is gone)."""
-        self._buffer.reset_for_exit()
-        self._open_lock = asyncio.Lock()
+        asyncio.run(self._flush_on_new_loop())
+
+    async def _flush_on_new_loop(self) -> None:
+        self.reset_for_exit()
         thread = getattr(self._conn, "_thread", None)
         if thread is not None and not thread.is_alive():
             self._conn = None  # its worker thread died with the old loop: open a new one
@@ -352,7 +263,7 @@ class SQLiteDatabase:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read, after writing this process's buffered writes."""
-        conn = await self._connection()
+        conn = await self.connection()
         # Always go through flush: it takes the buffer's lock, so a read never runs while
         # another task's transaction has taken rows out of the buffer but not committed them.
         await self.flush()
@@ -377,20 +288,6 @@ def _write_transaction(
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
-
-
-def _flush_at_exit(ref: Callable[[], SQLiteDatabase | None]) -> None:
-    """At interpreter exit, write what a never-closed database still buffers."""
-    db = ref()
-    if db is None or db._closed or not db._buffer.has_pending():
-        return
-    try:
-        asyncio.run(db._flush_at_exit())
-    except Exception as exc:  # nothing left to raise to: say it loudly
-        print(
-            f"murmur-sqlite: could not write the events buffered for {db.path!r} at exit: {exc}",
-            file=sys.stderr,
-        )
 
 
 def _map_error(path: str, action: str, exc: sqlite3.Error) -> RegistryError:

@@ -7,11 +7,19 @@ import json
 import os
 from collections.abc import Sequence
 from typing import Any, Self
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from murmur.core.errors import RegistryError
 from murmur.events import RuntimeEvent
-from murmur.runs import EventQuery, EventStore, RunRecord, RunStatus, RunStore, Stores
+from murmur.runs import (
+    EventQuery,
+    EventStore,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    SharedStoreUser,
+    Stores,
+    parse_store_url,
+)
 from murmur_sqlite._database import SQLiteDatabase
 
 __all__ = [
@@ -39,34 +47,11 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, Any]]:
     Raises:
         RegistryError: code `"invalid_url"` for another scheme, no path, or a bad option.
     """
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite":
-        raise RegistryError(f"not a sqlite:// URL: {url!r}", code="invalid_url")
-    path = unquote(parts.netloc + parts.path)
-    if path.startswith("/") and not parts.netloc:
-        path = path[1:]
-    if not path:
-        raise RegistryError(
-            f"the store URL {url!r} names no file: use sqlite:///runs.db (relative) or "
-            "sqlite:////absolute/path/runs.db",
-            code="invalid_url",
-        )
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(parts.query):
-        kind = _OPTIONS.get(key)
-        if kind is None:
-            raise RegistryError(
-                f"unknown option {key!r} in {url!r} (known: {', '.join(_OPTIONS)})",
-                code="invalid_url",
-            )
-        try:
-            options[key] = kind(value)
-        except ValueError:
-            raise RegistryError(
-                f"option {key}={value!r} in {url!r} must be a {kind.__name__}",
-                code="invalid_url",
-            ) from None
-    return path, options
+    parsed = parse_store_url(url, _OPTIONS, schemes=("sqlite",))
+    path = parsed.path(
+        names="file", example="sqlite:///runs.db (relative) or sqlite:////absolute/path/runs.db"
+    )
+    return path, parsed.options
 
 
 def sqlite_store_factory(url: str) -> Stores:
@@ -87,9 +72,9 @@ def sqlite_store_factory(url: str) -> Stores:
     return Stores(runs=SQLiteRunStore(database), events=SQLiteEventStore(database))
 
 
-class _UsesDatabase:
-    """Shared plumbing: a store built on a path owns its database; one built on a
-    `SQLiteDatabase` shares it, and the last store closed closes it."""
+class _UsesDatabase(SharedStoreUser):
+    """A store built on a path owns its database; one built on a `SQLiteDatabase` shares
+    it, and the last store closed closes it."""
 
     def __init__(self, database: SQLiteDatabase | str | os.PathLike[str], **options: Any) -> None:
         if isinstance(database, SQLiteDatabase):
@@ -101,22 +86,11 @@ class _UsesDatabase:
             self.database = database
         else:
             self.database = SQLiteDatabase(database, **options)
-        self.database.acquire()
-        self._released = False
+        self._use(self.database)
 
     async def open(self) -> None:
         """Open and migrate the file now instead of on first use."""
         await self.database.open()
-
-    async def flush(self) -> None:
-        """Write buffered writes now."""
-        await self.database.flush()
-
-    async def aclose(self) -> None:
-        """Flush and release the database (closed with its last store). Safe to call twice."""
-        if not self._released:
-            self._released = True
-            await self.database.release()
 
 
 class SQLiteRunStore(_UsesDatabase, RunStore):
