@@ -20,6 +20,7 @@ from murmur.transport._base import (
     redact_url,
     url_options,
 )
+from murmur.transport._consumer import BrokerTransport, HeldDeliveryConsumer
 from murmur.transport._envelope import (
     CALLER_LIFECYCLE_EVENTS,
     ENVELOPE_VERSION,
@@ -44,8 +45,10 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "ENVELOPE_VERSION",
     "JOB_BACKEND_OPTIONS",
+    "BrokerTransport",
     "Delivery",
     "EnvelopeSigner",
+    "HeldDeliveryConsumer",
     "MemoryTransport",
     "QueueSubscription",
     "ReplyGrace",

@@ -19,14 +19,13 @@ import contextlib
 import itertools
 import threading
 import time
-import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from murmur.transport import Delivery, TaskConsumer
+from murmur.transport import Delivery, HeldDeliveryConsumer
 from murmur_kafka._offsets import Buffered, Held, PartitionState, commit_metadata, parse_meta
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ _KEEPALIVE_S = 0.5
 _DRAIN_MAX_S = 30.0
 
 
-class KafkaTaskConsumer(TaskConsumer):
+class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
     """A consumer-group member of one agent's topic.
 
     A pump (confluent-kafka calls on a dedicated thread) keeps polling, so rebalances are
@@ -52,7 +51,8 @@ class KafkaTaskConsumer(TaskConsumer):
 
     A live member that holds a delivery for `reclaim_min_idle_ms` without ack or `touch`
     leaves the group (its partitions go to other members, which re-read from the committed
-    offset) and rejoins on its next `receive`. When a rebalance takes a partition from a
+    offset) and rejoins on its next `receive` (the watchdog is murmur's
+    `HeldDeliveryConsumer`). When a rebalance takes a partition from a
     live member, its in-flight tasks of that partition finish first (up to the window).
 
     Args:
@@ -74,29 +74,27 @@ class KafkaTaskConsumer(TaskConsumer):
         reclaim_min_idle_ms: int,
         poll_s: float = 0.1,
     ) -> None:
+        super().__init__(reclaim_min_idle_ms=reclaim_min_idle_ms, name=topic)
         self._config = config
         self._topic = topic
         self._agent = agent_name
         self._prefetch = max(1, prefetch)
-        self._window = max(reclaim_min_idle_ms, 1) / 1000
         self._poll_s = poll_s
         self._lock = threading.Lock()  # partition state and buffer: pump thread vs event loop
         self._parts: dict[int, PartitionState] = {}
         self._buffer: deque[Buffered] = deque()
-        self._held: dict[str, Held] = {}
         self._commits_due: dict[int, Any] = {}  # partition -> TopicPartition, sent by the pump
         self._epochs = itertools.count(1)
-        self._arrived = asyncio.Event()
         self._freed = asyncio.Event()  # an ack made room: the pump may fetch again
         self._open_lock = asyncio.Lock()
         self._consumer: Consumer | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._watchdog: asyncio.Task[None] | None = None
         self._running = False
         self._paused = False
         self._leaving = False
-        self._closed = False
+
+    give_up_message = "leaving the consumer group so another member re-reads it"
 
     # -- membership -------------------------------------------------------------------
 
@@ -111,8 +109,7 @@ class KafkaTaskConsumer(TaskConsumer):
             self._consumer, self._executor = consumer, executor
             self._running, self._paused = True, False
             self._pump = asyncio.create_task(self._pump_loop(consumer, executor))
-            if self._watchdog is None or self._watchdog.done():
-                self._watchdog = asyncio.create_task(self._watch())
+            self._start_watch()
 
     def _build(self) -> Consumer:
         from confluent_kafka import Consumer
@@ -150,7 +147,7 @@ class KafkaTaskConsumer(TaskConsumer):
                 self._parts.clear()
                 self._buffer.clear()
                 self._commits_due.clear()
-            self._held.clear()
+            self._forget_held()
 
     def _close_consumer(self, consumer: Consumer) -> None:
         # Leaving on purpose (close, or the watchdog): no draining in the final revoke.
@@ -358,15 +355,13 @@ class KafkaTaskConsumer(TaskConsumer):
     def _take(self, max_messages: int) -> list[Delivery]:
         out: list[Delivery] = []
         touched: dict[int, PartitionState] = {}
-        now = time.monotonic()
         with self._lock:
             while self._buffer and len(out) < max_messages:
                 item = self._buffer.popleft()
                 part = self._parts.get(item.partition)
                 if part is None or part.epoch != item.epoch or item.offset not in part.outstanding:
                     continue
-                handle = uuid.uuid4().hex
-                self._held[handle] = Held(item.partition, item.offset, item.epoch, item.value, now)
+                handle = self._hold(Held(item.partition, item.offset, item.epoch, item.value))
                 part.high = max(part.high, item.offset)
                 part.max_count = max(part.max_count, item.count)
                 touched[item.partition] = part
@@ -408,7 +403,7 @@ class KafkaTaskConsumer(TaskConsumer):
 
     async def ack(self, delivery: Delivery) -> None:
         """Done: commit the partition's new lowest un-acked offset (if it moved)."""
-        held = self._held.pop(delivery.handle, None)
+        held = self._release(delivery.handle)
         if held is None:
             return
         offsets: list[Any] = []
@@ -425,7 +420,7 @@ class KafkaTaskConsumer(TaskConsumer):
 
     async def nack(self, delivery: Delivery) -> None:
         """Redeliver from the local buffer at once (same offset, count + 1)."""
-        held = self._held.pop(delivery.handle, None)
+        held = self._release(delivery.handle)
         if held is None:
             return
         with self._lock:
@@ -440,36 +435,9 @@ class KafkaTaskConsumer(TaskConsumer):
             )
         self._arrived.set()
 
-    async def touch(self, delivery: Delivery) -> None:
-        """Still working on it: restart its idle window."""
-        held = self._held.get(delivery.handle)
-        if held is not None:
-            held.last_seen = time.monotonic()
+    def _watching(self) -> bool:
+        return self._consumer is not None
 
-    async def _watch(self) -> None:
-        interval = max(0.02, self._window / 4)
-        while not self._closed:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            if self._consumer is not None and any(
-                now - h.last_seen >= self._window for h in self._held.values()
-            ):
-                log.warning(
-                    "a delivery was held past the reclaim window without ack or touch; "
-                    "leaving the consumer group so another member re-reads it",
-                    topic=self._topic,
-                    window_s=self._window,
-                )
-                await asyncio.shield(self._leave())  # close() must not cut a leave short
-
-    async def close(self) -> None:
+    async def _give_up(self) -> None:
         """Leave the group; un-acked offsets are re-read by the partitions' next owners."""
-        if self._closed:
-            return
-        self._closed = True
-        self._arrived.set()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watchdog
-        await self._leave()
+        await asyncio.shield(self._leave())  # close() must not cut a leave short

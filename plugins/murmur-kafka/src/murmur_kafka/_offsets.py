@@ -60,7 +60,6 @@ class Held:
     offset: int
     epoch: int
     value: bytes
-    last_seen: float
 
 
 def commit_metadata(part: PartitionState) -> str:

@@ -23,7 +23,6 @@ controller, such as librdkafka's mock cluster, through broker-side auto-creation
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from murmur.core.errors import RegistryError, SpawnError
-from murmur.transport import Subscription, TaskConsumer, Transport
+from murmur.transport import BrokerTransport, Subscription, TaskConsumer
 from murmur_kafka._consumer import KafkaTaskConsumer
 from murmur_kafka._names import partition_for, topic_name
 from murmur_kafka._tail import TailReader
@@ -56,7 +55,7 @@ _INT_OPTIONS = {
 }
 
 
-class KafkaTransport(Transport):
+class KafkaTransport(BrokerTransport["KafkaBroker"]):
     """Tasks on per-agent topics read by consumer groups; replies on a keyed results topic.
 
     ```python
@@ -119,12 +118,10 @@ class KafkaTransport(Transport):
             )
         self.extra_config: dict[str, Any] = dict(extra)
         self.bootstrap_servers = urlsplit(url).netloc or "127.0.0.1:9092"
-        self._broker: KafkaBroker | None = None
         self._admin: AdminClient | None = None
         self._topics: dict[str, int] = {}  # topic -> partition count
         self._round_robin = itertools.count()
         self._lock = asyncio.Lock()
-        self._consumers: list[KafkaTaskConsumer] = []
         self._tail: TailReader | None = None
 
     # -- configuration ----------------------------------------------------------------
@@ -192,21 +189,12 @@ class KafkaTransport(Transport):
                 await broker.connect()
             self._admin, self._broker = admin, broker
 
-    async def close(self) -> None:
-        """Leave every group, close the reader and flush the producer (idempotent)."""
-        consumers, self._consumers = self._consumers, []
-        for consumer in consumers:
-            await consumer.close()
+    async def _forget_connection(self) -> None:
         tail, self._tail = self._tail, None
         if tail is not None:
             await tail.aclose()
-        broker, self._broker = self._broker, None
         self._admin = None
         self._topics.clear()
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_OP_TIMEOUT):
-                    await broker.stop()
 
     def _require(self) -> KafkaBroker:
         if self._broker is None:
@@ -285,7 +273,7 @@ class KafkaTransport(Transport):
             reclaim_min_idle_ms=reclaim_min_idle_ms,
         )
         await asyncio.wait_for(consumer.open(), _OP_TIMEOUT)
-        self._consumers.append(consumer)
+        self._track_consumer(consumer)
         return consumer
 
     # -- replies and events -----------------------------------------------------------

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from murmur.core.errors import RegistryError, SpawnError
 from murmur.transport import (
+    BrokerTransport,
     QueueSubscription,
     ReplyGrace,
     Subscription,
     TaskConsumer,
-    Transport,
 )
 from murmur_nats._consumer import JetStreamConsumer
 from murmur_nats._names import kv_key, stream_name, subject
@@ -74,7 +74,7 @@ def _float(options: dict[str, Any], key: str, default: float) -> float:
         ) from None
 
 
-class NatsTransport(Transport):
+class NatsTransport(BrokerTransport["NatsBroker"]):
     """Tasks on JetStream work queues, replies and events on core NATS subjects.
 
     ```python
@@ -129,8 +129,6 @@ class NatsTransport(Transport):
         self._kv: KeyValue | None = None
         self._streams: set[str] = set()
         self._lock = asyncio.Lock()
-        self._consumers: list[JetStreamConsumer] = []
-        self._subscriptions: list[QueueSubscription] = []
         self._replies = ReplyGrace(self.reply_grace_s, broker=self.safe_url)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -166,22 +164,9 @@ class NatsTransport(Transport):
             self._broker = broker
             self._js = broker.connection.jetstream(timeout=_OP_TIMEOUT)
 
-    async def close(self) -> None:
-        """Unsubscribe everything and drain the connection (idempotent)."""
-        consumers, self._consumers = self._consumers, []
-        for consumer in consumers:
-            await consumer.close()
-        subscriptions, self._subscriptions = self._subscriptions, []
-        for subscription in subscriptions:
-            with contextlib.suppress(Exception):
-                await subscription.aclose()
-        broker, self._broker = self._broker, None
+    async def _forget_connection(self) -> None:
         self._js = self._kv = None
         self._streams.clear()
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_OP_TIMEOUT):
-                    await broker.stop()
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:
@@ -261,7 +246,7 @@ class NatsTransport(Transport):
         consumer = JetStreamConsumer(
             await bind(), stream=stream, agent_name=agent_name, prefetch=prefetch, rebind=bind
         )
-        self._consumers.append(consumer)
+        self._track_consumer(consumer)
         return consumer
 
     async def _bind(
@@ -308,13 +293,12 @@ class NatsTransport(Transport):
         nats_subscription = await connection.subscribe(subject(name), cb=on_message)
 
         async def unsubscribe() -> None:
-            if subscription in self._subscriptions:
-                self._subscriptions.remove(subscription)
+            self._untrack_subscription(subscription)
             with contextlib.suppress(Exception):
                 await nats_subscription.unsubscribe()
 
         subscription = QueueSubscription(on_close=unsubscribe)
-        self._subscriptions.append(subscription)
+        self._track_subscription(subscription)
         # PING/PONG: once the server answered, it has processed our SUB.
         await connection.flush(timeout=int(_OP_TIMEOUT))
         return subscription

@@ -8,12 +8,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
-from murmur.transport import Delivery, TaskConsumer
+from murmur.transport import Delivery, HeldDeliveryConsumer
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
@@ -34,13 +33,7 @@ def _int(value: object) -> int:
     return 0
 
 
-@dataclass(slots=True)
-class _Held:
-    message: AbstractIncomingMessage
-    last_seen: float
-
-
-class RabbitConsumer(TaskConsumer):
+class RabbitConsumer(HeldDeliveryConsumer["AbstractIncomingMessage"]):
     """A consumer of one durable queue on its own channel.
 
     RabbitMQ pushes at most `prefetch` un-acked messages to the channel (`basic.qos`);
@@ -52,7 +45,8 @@ class RabbitConsumer(TaskConsumer):
     ack or `touch` (a worker whose loop is stuck, or code that dropped a delivery) is
     treated the same way: it closes its channel, so RabbitMQ requeues what it held, and
     opens a new one on its next `receive`. RabbitMQ itself has no per-message ack timeout
-    short enough for this (its `consumer_timeout` is checked about once a minute).
+    short enough for this (its `consumer_timeout` is checked about once a minute); the
+    watchdog is murmur's `HeldDeliveryConsumer`.
 
     Args:
         connection: The transport's robust connection.
@@ -77,21 +71,19 @@ class RabbitConsumer(TaskConsumer):
         ensure_queue: Callable[[], Awaitable[None]],
         quorum: bool,
     ) -> None:
+        super().__init__(reclaim_min_idle_ms=reclaim_min_idle_ms, name=queue_name)
         self._connection = connection
         self._queue_name = queue_name
         self._agent = agent_name
         self._consumer_id = consumer_id
         self._prefetch = max(1, prefetch)
-        self._window = max(reclaim_min_idle_ms, 1) / 1000
         self._ensure_queue = ensure_queue
         self._quorum = quorum
         self._channel: AbstractChannel | None = None
         self._buffer: deque[AbstractIncomingMessage] = deque()
-        self._held: dict[str, _Held] = {}
-        self._arrived = asyncio.Event()
         self._open_lock = asyncio.Lock()
-        self._watchdog: asyncio.Task[None] | None = None
-        self._closed = False
+
+    give_up_message = "closing the channel so RabbitMQ requeues it"
 
     async def open(self) -> None:
         """Open a channel with QoS `prefetch` and start consuming (idempotent)."""
@@ -106,10 +98,7 @@ class RabbitConsumer(TaskConsumer):
             tag = f"{self._consumer_id}-{uuid.uuid4().hex[:8]}"
             await queue.consume(self._on_message, no_ack=False, consumer_tag=tag)
             self._channel = channel
-            if self._watchdog is None or self._watchdog.done():
-                self._watchdog = asyncio.create_task(
-                    self._watch(), name=f"murmur-rabbitmq-watchdog-{self._agent}"
-                )
+            self._start_watch()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self._closed:
@@ -129,9 +118,7 @@ class RabbitConsumer(TaskConsumer):
         # A message without a message_id (published outside murmur) gets one per delivery:
         # its redeliveries then look like replays and are refused, never run twice.
         message_id = message.message_id or f"amqp-{uuid.uuid4().hex}"
-        handle = uuid.uuid4().hex
-        self._held[handle] = _Held(message, time.monotonic())
-        return Delivery(message.body, message_id, self._agent, count, handle=handle)
+        return Delivery(message.body, message_id, self._agent, count, handle=self._hold(message))
 
     async def receive(self, max_messages: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
         """Hand out at most `max_messages` buffered deliveries, waiting up to `timeout`."""
@@ -154,14 +141,14 @@ class RabbitConsumer(TaskConsumer):
                     await self._arrived.wait()
 
     async def _settle(self, delivery: Delivery, requeue: bool | None) -> None:
-        held = self._held.pop(delivery.handle, None)
-        if held is None or not self._live(held.message):
+        message = self._release(delivery.handle)
+        if message is None or not self._live(message):
             return  # its channel is gone: RabbitMQ already requeued it
         try:
             if requeue is None:
-                await held.message.ack()
+                await message.ack()
             else:
-                await held.message.nack(requeue=requeue)
+                await message.nack(requeue=requeue)
         except Exception as exc:  # the channel died meanwhile: the broker requeued it
             log.debug("settle on a dead channel", queue=self._queue_name, error=repr(exc))
 
@@ -173,42 +160,14 @@ class RabbitConsumer(TaskConsumer):
         """`basic.nack(requeue=True)`: back to the queue for any consumer."""
         await self._settle(delivery, True)
 
-    async def touch(self, delivery: Delivery) -> None:
-        """Mark the delivery as worked on (resets this consumer's idle window)."""
-        held = self._held.get(delivery.handle)
-        if held is not None:
-            held.last_seen = time.monotonic()
-
-    async def _watch(self) -> None:
-        interval = max(0.02, self._window / 4)
-        while not self._closed:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            if any(now - h.last_seen >= self._window for h in self._held.values()):
-                log.warning(
-                    "a delivery was held past the reclaim window without ack or touch; "
-                    "closing the channel so RabbitMQ requeues it",
-                    queue=self._queue_name,
-                    window_s=self._window,
-                )
-                await self._drop_channel()
-
     async def _drop_channel(self) -> None:
         channel, self._channel = self._channel, None
-        self._held.clear()
+        self._forget_held()
         self._buffer.clear()
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.close(), 10)
 
-    async def close(self) -> None:
+    async def _give_up(self) -> None:
         """Close the channel: RabbitMQ requeues every un-acked message it held."""
-        if self._closed:
-            return
-        self._closed = True
-        self._arrived.set()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watchdog
         await self._drop_channel()

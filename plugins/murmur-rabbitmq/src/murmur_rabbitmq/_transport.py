@@ -30,11 +30,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from murmur.core.errors import RegistryError, SpawnError
 from murmur.transport import (
+    BrokerTransport,
     QueueSubscription,
     ReplyGrace,
     Subscription,
     TaskConsumer,
-    Transport,
 )
 from murmur_rabbitmq._consumer import RabbitConsumer
 
@@ -76,7 +76,7 @@ def _returned(confirmation: object) -> bool:
     return isinstance(confirmation, DeliveredMessage)
 
 
-class RabbitTransport(Transport):
+class RabbitTransport(BrokerTransport["RabbitBroker"]):
     """Tasks on durable queues with manual acks; replies on exclusive queues.
 
     ```python
@@ -146,13 +146,10 @@ class RabbitTransport(Transport):
                 "",
             )
         )
-        self._broker: RabbitBroker | None = None
         self._connection: AbstractRobustConnection | None = None
         self._declared: set[str] = set()
         self._events_exchange: Any = None
         self._lock = asyncio.Lock()
-        self._consumers: list[RabbitConsumer] = []
-        self._subscriptions: list[QueueSubscription] = []
         self._replies = ReplyGrace(self.reply_grace_s, broker=self.safe_url)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -175,23 +172,9 @@ class RabbitTransport(Transport):
             self._broker = broker
             self._connection = connection
 
-    async def close(self) -> None:
-        """Close consumers (their un-acked messages are requeued), subscriptions and the
-        connection (idempotent)."""
-        consumers, self._consumers = self._consumers, []
-        for consumer in consumers:
-            await consumer.close()
-        subscriptions, self._subscriptions = self._subscriptions, []
-        for subscription in subscriptions:
-            with contextlib.suppress(Exception):
-                await subscription.aclose()
-        broker, self._broker = self._broker, None
+    async def _forget_connection(self) -> None:
         self._connection = None
         self._declared.clear()
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_OP_TIMEOUT):
-                    await broker.stop()
 
     def _require(self) -> tuple[RabbitBroker, AbstractRobustConnection]:
         if self._broker is None or self._connection is None:
@@ -276,7 +259,7 @@ class RabbitTransport(Transport):
         )
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.open()
-        self._consumers.append(consumer)
+        self._track_consumer(consumer)
         return consumer
 
     # -- replies and events -----------------------------------------------------------
@@ -297,13 +280,12 @@ class RabbitTransport(Transport):
         await queue.consume(on_message, no_ack=True)
 
         async def unsubscribe() -> None:
-            if subscription in self._subscriptions:
-                self._subscriptions.remove(subscription)
+            self._untrack_subscription(subscription)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.close(), _OP_TIMEOUT)  # deletes the queue
 
         subscription = QueueSubscription(on_close=unsubscribe)
-        self._subscriptions.append(subscription)
+        self._track_subscription(subscription)
         return subscription
 
     def _events_key(self) -> str:
