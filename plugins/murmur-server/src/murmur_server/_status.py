@@ -16,12 +16,13 @@ import click
 from murmur.core.errors import MurmurError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import RunStatus
+from murmur_server._security import TOKEN_ENV_VAR
 
 if TYPE_CHECKING:
     from murmur_client import MurmurClient, RuntimeStats
     from rich.console import RenderableType
 
-__all__ = ["StatusOptions", "StatusView", "run_status"]
+__all__ = ["StatusOptions", "StatusView", "run_status", "why_unavailable"]
 
 _STYLE = {
     EventType.AGENT_COMPLETED: "green",
@@ -74,6 +75,7 @@ class StatusView:
     def __init__(self, url: str, *, recent: int = 12) -> None:
         self.url = url
         self.connection = "connecting"
+        self.reason: str | None = None  # why the server cannot be followed right now
         self.reconnects = 0
         self.gaps = 0  # times the stream went on live because the server lost our place
         self.events = 0
@@ -85,11 +87,12 @@ class StatusView:
         self.cost_usd = 0.0
         self.stats: RuntimeStats | None = None
 
-    def set_state(self, state: str) -> None:
-        """Connection state changes (from the client)."""
+    def set_state(self, state: str, reason: str | None = None) -> None:
+        """Connection state changes: `connected`, or `disconnected` and why (`reason`)."""
         if state == "disconnected" and self.connection == "connected":
             self.reconnects += 1
         self.connection = "connected" if state == "connected" else "reconnecting"
+        self.reason = None if state == "connected" else reason
 
     def add(self, event: RuntimeEvent) -> None:
         """Account for one event."""
@@ -111,6 +114,7 @@ class StatusView:
     def render(self) -> RenderableType:
         """The live view."""
         from rich.console import Group
+        from rich.markup import escape
         from rich.panel import Panel
         from rich.table import Table
         from rich.text import Text
@@ -118,6 +122,8 @@ class StatusView:
         now = time.time()
         mark = {"connected": "[green]● connected[/]", "connecting": "[yellow]○ connecting[/]"}
         state = mark.get(self.connection, f"[red]○ reconnecting[/] (drops: {self.reconnects})")
+        if self.reason and self.connection != "connected":
+            state += f"\n[red]{escape(self.reason)}[/]; retrying"
         gaps = f"  [yellow]resumed live {self.gaps}x (events lost)[/]" if self.gaps else ""
         header = Text.from_markup(
             f"[bold]murmur status[/]  {self.url}  {state}  events: {self.events}{gaps}"
@@ -173,10 +179,15 @@ async def _tail(options: StatusOptions) -> None:
 
     view = StatusView(options.url)
 
-    def on_state(state: str) -> None:
-        view.set_state(state)
-        if options.as_json and state == "disconnected":
-            click.echo("murmur status: stream dropped; reconnecting", err=True)
+    said: list[str | None] = [None]
+
+    def on_state(state: str, reason: str | None = None) -> None:
+        view.set_state(state, reason)
+        if state == "connected":
+            said[0] = None
+        elif options.as_json and reason != said[0]:  # once per reason, not per attempt
+            click.echo(f"murmur status: {reason}; retrying", err=True)
+            said[0] = reason
 
     def on_gap(error: MurmurError) -> None:
         view.gaps += 1
@@ -215,36 +226,83 @@ async def _live_view(
 _RESUME_REFUSED = frozenset({"event_not_found", "resume_too_old"})
 
 
+_FIRST_RETRY_S = 0.25
+_MAX_RETRY_S = 5.0
+
+
+def why_unavailable(error: MurmurError, url: str) -> str:
+    """Why the event stream of the server at `url` cannot be followed, in words a user can
+    act on: nothing listens there, the token is refused, it is not a murmur server, ..."""
+    status = error.details.get("status")
+    if status in (401, 403):
+        return (
+            f"auth failed (HTTP {status}): {error.message}; pass the server's token with "
+            f"--token or {TOKEN_ENV_VAR}"
+        )
+    if status == 429:
+        return f"the server is throttling this client (HTTP 429): {error.message}"
+    if error.code.startswith("http_"):  # an HTTP error that is not murmur's JSON error body
+        return (
+            f"not a murmur server at {url}? GET /events/stream answered HTTP {status} without "
+            "a murmur error body; check the URL (and --prefix) of `murmur serve`"
+        )
+    if error.code == "connection_error" and "ConnectError" in error.message:
+        return f"connection refused: nothing answers at {url}; is `murmur serve` running there?"
+    if error.code == "connection_error":
+        return f"the event stream from {url} dropped"
+    return error.message
+
+
 async def _follow(
     client: Any,
     options: StatusOptions,
-    on_state: Callable[[str], None],
+    on_state: Callable[..., None],
     on_gap: Callable[[MurmurError], None],
 ) -> AsyncGenerator[RuntimeEvent]:
-    """The event stream, continued live when the server can no longer resume it (a
-    restarted server with an in-memory store): a live view would rather show a gap than
-    stop. A `--last-event-id` the server refuses is still an error."""
+    """The event stream, followed until interrupted. When the server cannot be reached, or
+    refuses the stream, `on_state("disconnected", reason)` says why and the stream is
+    retried with backoff, resuming after the last event seen. When the server can no longer
+    resume it (a restarted server with an in-memory store), it goes on live: a live view
+    would rather show a gap than stop. A `--last-event-id` the server refuses is an error."""
     last = options.last_event_id
+    delay = _FIRST_RETRY_S
     while True:
         stream = client.events(
             agent=options.agent,
             trace_id=options.trace_id,
             types=list(options.types) or None,
             last_event_id=last,
+            reconnect=False,
             on_state=on_state,
         )
+        got = False
         try:
             async for event in stream:
+                got = True
+                delay = _FIRST_RETRY_S
                 last = event.id
                 yield event
-            return
+            reason = (
+                f"the server at {client.base_url} closed the event stream"
+                if got
+                else f"the server at {client.base_url} ended the event stream at once "
+                "(not a murmur server?)"
+            )
         except MurmurError as exc:
-            if exc.code not in _RESUME_REFUSED or last == options.last_event_id:
-                raise
-            on_gap(exc)
-            last = None
+            if exc.code in _RESUME_REFUSED:
+                if last == options.last_event_id:
+                    raise
+                on_gap(exc)
+                last = None
+                continue
+            reason = why_unavailable(exc, client.base_url)
+            if exc.details.get("status") in (401, 403, 429):
+                delay = _MAX_RETRY_S  # a refused token: do not hammer the server
         finally:
             await stream.aclose()
+        on_state("disconnected", reason)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _MAX_RETRY_S)
 
 
 async def _json_lines(stream: Any, max_events: int) -> None:
