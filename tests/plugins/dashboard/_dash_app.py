@@ -55,14 +55,22 @@ def _returned(messages: list[ModelMessage]) -> list[Any]:
 USAGE = RequestUsage(input_tokens=100, output_tokens=20)
 """What every model call of these agents reports (so the figures are predictable)."""
 
+CHEAP = ("gpt-4o-mini", "openai")
+SMART = ("claude-sonnet-4-5", "anthropic")
+"""Names the responses carry, so pydantic-ai prices them (USD shows on the Costs page)."""
+
+
+def _answer(parts: list[Any], priced_as: tuple[str, str]) -> ModelResponse:
+    return ModelResponse(parts=parts, usage=USAGE, provider_name=priced_as[1])
+
 
 def echo_model() -> FunctionModel:
     """Answers `echo:<prompt>`."""
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        return ModelResponse(parts=[TextPart("echo:" + _prompt(messages))], usage=USAGE)
+        return _answer([TextPart("echo:" + _prompt(messages))], CHEAP)
 
-    return FunctionModel(respond, model_name="echo-1")
+    return FunctionModel(respond, model_name=CHEAP[0])
 
 
 def finding_model() -> FunctionModel:
@@ -71,10 +79,10 @@ def finding_model() -> FunctionModel:
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         data = {"topic": _prompt(messages)[:40], "summary": "fine"}
         if info.output_tools:
-            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, data)], usage=USAGE)
-        return ModelResponse(parts=[TextPart(json.dumps(data))], usage=USAGE)
+            return _answer([ToolCallPart(info.output_tools[0].name, data)], SMART)
+        return _answer([TextPart(json.dumps(data))], SMART)
 
-    return FunctionModel(respond, model_name="finder-2")
+    return FunctionModel(respond, model_name=SMART[0])
 
 
 def tool_model(tool: str, args: Any) -> FunctionModel:
@@ -83,10 +91,10 @@ def tool_model(tool: str, args: Any) -> FunctionModel:
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         returns = _returned(messages)
         if not returns:
-            return ModelResponse(parts=[ToolCallPart(tool, args(_prompt(messages)))], usage=USAGE)
-        return ModelResponse(parts=[TextPart(f"done:{str(returns[-1])[:80]}")], usage=USAGE)
+            return _answer([ToolCallPart(tool, args(_prompt(messages)))], CHEAP)
+        return _answer([TextPart(f"done:{str(returns[-1])[:80]}")], CHEAP)
 
-    return FunctionModel(respond, model_name="echo-1")
+    return FunctionModel(respond, model_name=CHEAP[0])
 
 
 def broken_model() -> FunctionModel:

@@ -14,6 +14,7 @@ export function fmtMs(ms: number | null | undefined): string {
 export function fmtUsd(usd: number | null | undefined): string {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return "–";
   if (usd === 0) return "$0";
+  if (usd < 0.0001) return `$${usd.toPrecision(2)}`;
   if (usd < 0.01) return `$${usd.toFixed(4)}`;
   return `$${usd.toFixed(2)}`;
 }

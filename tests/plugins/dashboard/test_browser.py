@@ -1,0 +1,257 @@
+"""The dashboard in a real browser (Debian's Chromium) against a real `murmur serve`.
+
+Each page is checked against the API's own figures, and saved as a screenshot for
+docs/dashboard.md. Every request the page makes off the server is blocked and must not
+happen (no CDN).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .conftest import TOKEN, Served, open_page, screenshot
+
+URL = "/dashboard/"
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def test_a_wrong_token_shows_the_sign_in_then_the_right_one_opens_the_fleet(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """No token: the sign-in form, not a blank page; a wrong one says so; the right one works."""
+    page = open_page(browser, served, offsite, token=None)
+    page.goto(served.url + URL)
+    form = page.get_by_test_id("signin")
+    expect(form).to_be_visible()
+    page.get_by_label("token").fill("not-the-token-at-all")
+    page.get_by_role("button", name="Sign in").click()
+    expect(form.get_by_role("alert")).to_contain_text("refused this token")
+    screenshot(page, "signin")
+    page.get_by_label("token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('murmur.dashboard.token')") == TOKEN
+    assert offsite == []
+
+
+def test_fleet_shows_the_runtime_counters_and_the_budget(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Fleet: runs finished and failed, throughput and failure rate, tokens, the budget."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/fleet")
+    stats = served.get("/runtime/stats")
+    expect(page.get_by_test_id("stat-completed")).to_contain_text(_fmt(stats["completed"]))
+    expect(page.get_by_test_id("stat-failed")).to_contain_text(_fmt(stats["failed"]))
+    tokens = stats["input_tokens"] + stats["output_tokens"]
+    expect(page.get_by_test_id("stat-tokens")).to_contain_text(_fmt(tokens))
+    expect(page.get_by_test_id("budget")).to_contain_text("dashboard-tests")
+    expect(page.get_by_test_id("budget")).to_contain_text(_fmt(stats["budget"]["used"]))
+    runs = served.get("/runs", limit=1000)["runs"]
+    done = [r for r in runs if r["status"] in ("completed", "failed")]
+    failed = [r for r in done if r["status"] == "failed"]
+    rate = f"{math.floor(100 * len(failed) / len(done) + 0.5)}%"  # as JS toFixed(0)
+    expect(page.get_by_test_id("stat-failure-rate")).to_contain_text(rate)
+    expect(page.get_by_text("No workers seen")).to_be_visible()
+    screenshot(page, "fleet")
+    assert offsite == []
+
+
+def test_runs_lists_filters_and_pages(browser: Any, served: Served, offsite: list[str]) -> None:
+    """Runs: every seeded run, then filtered by status, agent and text."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/runs")
+    table = page.get_by_test_id("runs")
+    for run_id in served.runs.values():
+        expect(table.locator(f'tr[data-run-id="{run_id}"]')).to_be_visible()
+    children = served.get("/runs", parent_trace_id=served.runs["orchestrator"])["runs"]
+    assert {r["agent_name"] for r in children} == {"scout-a", "scout-b"}
+    expect(table.locator(f'tr[data-run-id="{children[0]["run_id"]}"]')).to_be_visible()
+    screenshot(page, "runs")
+
+    page.get_by_label("status").select_option("failed")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    row = table.locator(f'tr[data-run-id="{served.runs["broken"]}"]')
+    expect(row).to_contain_text("spawn_failed")
+    page.get_by_label("status").select_option("")
+    page.get_by_label("agent").select_option("pipeline")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator(f'tr[data-run-id="{served.runs["pipeline"]}"]')).to_be_visible()
+    page.get_by_label("agent").select_option("")
+    page.get_by_label("search").fill("model is down")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(row).to_be_visible()
+    page.get_by_label("search").fill("no run has this text")
+    expect(page.get_by_text("No run matches these filters.")).to_be_visible()
+    assert offsite == []
+
+
+def test_a_run_started_now_appears_in_the_list_and_the_live_stream_without_a_reload(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Live updates: the Runs list and the Live page pick up a new run as it happens."""
+    runs_page = open_page(browser, served, offsite)
+    runs_page.goto(served.url + URL + "#/runs")
+    expect(runs_page.get_by_test_id("runs")).to_be_visible()
+    live_page = open_page(browser, served, offsite)
+    live_page.goto(served.url + URL + "#/live")
+    expect(live_page.get_by_test_id("stream-state")).to_have_text("live")
+
+    run_id = served.start("echo", "started during the test")
+    served.wait(run_id)
+    expect(runs_page.locator(f'tr[data-run-id="{run_id}"]')).to_be_visible()
+    expect(runs_page.locator(f'tr[data-run-id="{run_id}"]')).to_contain_text("completed")
+    events = live_page.get_by_test_id("events")
+    expect(events.locator(f'tr[data-trace-id="{run_id}"]')).to_have_count(2)
+    expect(
+        events.locator(f'tr[data-trace-id="{run_id}"][data-event-type="agent_completed"]')
+    ).to_be_visible()
+    assert offsite == []
+
+
+def test_live_pauses_and_resumes_without_losing_events(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Pause, let runs happen, resume: the missed events arrive (Last-Event-ID), none twice."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/live")
+    expect(page.get_by_test_id("stream-state")).to_have_text("live")
+    first = served.start("echo", "before the pause")
+    served.wait(first)
+    events = page.get_by_test_id("events")
+    expect(events.locator(f'tr[data-trace-id="{first}"]')).to_have_count(2)
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("stream-state")).to_have_text("paused")
+    missed = [served.start("echo", f"while paused {i}") for i in range(3)]
+    for run_id in missed:
+        served.wait(run_id)
+    page.wait_for_timeout(300)
+    for run_id in missed:
+        expect(events.locator(f'tr[data-trace-id="{run_id}"]')).to_have_count(0)
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("stream-state")).to_have_text("live")
+    for run_id in missed:
+        expect(events.locator(f'tr[data-trace-id="{run_id}"]')).to_have_count(2)
+    expect(events.locator(f'tr[data-trace-id="{first}"]')).to_have_count(2)
+    page.get_by_label("type").select_option("agent_completed")
+    served.wait(served.start("echo", "filtered"))
+    expect(events.locator("tbody tr").first).to_have_attribute("data-event-type", "agent_completed")
+    screenshot(page, "live")
+    assert offsite == []
+
+
+def test_the_inspector_shows_the_spawn_tree_with_each_childs_figures(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Inspector: the orchestrator's two spawned children, their tokens, the tree's sum."""
+    run_id = served.runs["orchestrator"]
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + f"#/runs/{run_id}")
+    tree = page.get_by_test_id("tree")
+    for name in ("orchestrator", "scout-a", "scout-b"):
+        expect(tree.locator(f'tr[data-name="{name}"]')).to_contain_text("completed")
+    for name in ("scout-a", "scout-b"):
+        expect(tree.locator(f'tr[data-name="{name}"]')).to_contain_text("120")
+        expect(tree.locator(f'tr[data-name="{name}"] td').first).to_contain_text("└")
+    usage = served.get("/usage", group_by="trace")
+    row = next(r for r in usage["rows"] if r["key"] == run_id)
+    expect(page.get_by_test_id("run-tokens")).to_contain_text(_fmt(row["total_tokens"]))
+    expect(page.get_by_test_id("run-nodes")).to_contain_text("3")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline.locator("li.tool_call_started")).to_contain_text("spawn_agents")
+    expect(page.get_by_test_id("output")).to_contain_text("done:")
+    tree.locator('tr[data-name="scout-a"]').click()
+    expect(page.get_by_test_id("node-detail")).to_contain_text("scout-a")
+    expect(page.get_by_test_id("output")).to_contain_text('"summary": "fine"')
+    screenshot(page, "inspector")
+    assert offsite == []
+
+
+def test_the_inspector_shows_a_group_graph_and_a_failure_with_its_code(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Inspector: a group's DAG (draft -> review) and a failed run's error code."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + f"#/runs/{served.runs['pipeline']}")
+    dag = page.get_by_test_id("dag")
+    expect(dag).to_contain_text("draft")
+    expect(dag).to_contain_text("review")
+    expect(page.get_by_text("draft → review")).to_be_visible()
+    tree = page.get_by_test_id("tree")
+    for name in ("draft", "review"):
+        expect(tree.locator(f'tr[data-name="{name}"]')).to_contain_text("completed")
+    screenshot(page, "group")
+
+    page.goto(served.url + URL + f"#/runs/{served.runs['broken']}")
+    row = page.get_by_test_id("tree").locator('tr[data-name="broken"]')
+    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("spawn_failed")
+    expect(page.get_by_test_id("output")).to_contain_text("the model is down")
+    assert offsite == []
+
+
+def test_costs_show_tokens_and_usd_by_model_and_agent(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Costs: the figures of GET /usage by model and by agent, with bars."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/costs")
+    page.get_by_label("period").select_option("all")
+    by_model = served.get("/usage", group_by="model")
+    by_agent = served.get("/usage", group_by="agent")
+    expect(page.get_by_test_id("cost-total-tokens")).to_contain_text(
+        _fmt(by_model["total"]["total_tokens"])
+    )
+    for key, report in (("model", by_model), ("agent", by_agent)):
+        table = page.get_by_test_id(f"usage-{key}")
+        expect(table.locator("tbody tr")).to_have_count(len(report["rows"]))
+        for row in report["rows"]:
+            cell = table.locator(f'tr[data-key="{row["key"]}"] td.total-tokens')
+            expect(cell).to_have_text(_fmt(row["total_tokens"]))
+        bars = page.get_by_test_id(f"bars-{key}-tokens")
+        expect(bars.locator("rect.bar")).to_have_count(len(report["rows"]))
+    models = {row["key"] for row in by_model["rows"]}
+    assert {"gpt-4o-mini", "claude-sonnet-4-5"} <= models
+    usd = by_model["total"]["cost_usd"]
+    assert usd > 0
+    expect(page.get_by_test_id("cost-total-usd")).to_contain_text(f"${usd:.4f}"[:5])
+    screenshot(page, "costs")
+    assert offsite == []
+
+
+def test_tools_show_calls_error_rate_and_percentiles(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Tools: per-tool calls, error rate and p50 / p95 / p99 from GET /tools."""
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/tools")
+    report = served.get("/tools")
+    table = page.get_by_test_id("tools")
+    for tool in report["tools"]:
+        row = table.locator(f'tr[data-tool="{tool["name"]}"]')
+        expect(row.locator("td.calls")).to_have_text(str(tool["calls"]))
+        expect(row.locator("td.error-rate")).to_have_text("0%")
+    assert {t["name"] for t in report["tools"]} >= {"lookup", "spawn_agents"}
+    screenshot(page, "tools")
+    assert offsite == []
+
+
+def test_a_server_that_stops_answering_shows_an_error_not_a_blank_page(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Server down (requests fail): the page says so and offers a retry."""
+    page = open_page(browser, served, offsite)
+    page.route(re.compile(r".*/runtime/stats.*"), lambda route: route.abort())
+    page.goto(served.url + URL + "#/fleet")
+    expect(page.get_by_role("alert")).to_contain_text("cannot be reached")
+    page.unroute(re.compile(r".*/runtime/stats.*"))
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_test_id("stat-completed")).to_be_visible()
+    assert offsite == []
