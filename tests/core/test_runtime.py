@@ -22,8 +22,8 @@ from murmur import (
     TaskSpec,
     TokenBudget,
 )
-from murmur.core.context import ExecutionContext
 from murmur.events import CollectingEventEmitter, RuntimeEvent
+from murmur.execution import ExecutionContext
 from murmur.middleware import Next
 from murmur.models import ConcurrencyLimiter
 

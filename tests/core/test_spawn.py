@@ -25,8 +25,8 @@ from murmur import (
     TokenBudget,
     TrustLevel,
 )
-from murmur.core.context import current_context
 from murmur.events import CollectingEventEmitter
+from murmur.execution import current_context
 from murmur.runs import build_tree, memory_store_factory
 from murmur.tools import make_spawn_agents_tool
 

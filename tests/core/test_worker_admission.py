@@ -148,7 +148,7 @@ async def test_a_crash_of_the_worker_itself_is_a_typed_failure_not_a_redelivery(
     agent = Agent(name="crash", model="test")
 
     class Broken(AgentRuntime):
-        async def execute_context(self, *args: Any, **kwargs: Any) -> Any:
+        async def execute_delivered(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("boom")
 
     worker = Worker(

@@ -17,8 +17,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from murmur._budget import TokenBudget
     from murmur.agent import Agent, AgentTemplate
+    from murmur.core.budget import TokenBudget
     from murmur.core.errors import (
         AllAgentsFailedError,
         BudgetExceededError,
@@ -78,7 +78,7 @@ __all__ = [
 # Every public name is imported on first access, so `import murmur.cli` (and therefore
 # `murmur --help`) does not pay for pydantic models it never uses.
 _LAZY = {
-    "TokenBudget": "murmur._budget",
+    "TokenBudget": "murmur.core.budget",
     "Agent": "murmur.agent",
     "AgentTemplate": "murmur.agent",
     "EventType": "murmur.events",

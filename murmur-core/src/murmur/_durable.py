@@ -24,18 +24,23 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from murmur._pipeline import dump_value
-from murmur.core.context import current_context
 from murmur.core.errors import AllAgentsFailedError, MurmurError, RegistryError, SpawnError
+from murmur.core.fanout import bounded_map
+from murmur.core.ids import new_id
+from murmur.core.json import dump_value
+from murmur.execution._context import current_context
 from murmur.groups._checkpoint import NodeCheckpoint, StoreCheckpoint
 from murmur.groups._group import AgentGroup
-from murmur.runs import RunRecord, RunStatus, RunStore
-from murmur.types import AgentResult, ResultMetadata, TaskSpec, new_id
+from murmur.groups._runner import run_group
+from murmur.registry._group import group_from_dict, group_to_dict
+from murmur.runs._base import RunRecord, RunStatus, RunStore
+from murmur.types import AgentResult, ResultMetadata, TaskSpec
 
 if TYPE_CHECKING:
     from murmur.agent import Agent
-    from murmur.groups import GroupCheckpoint, GroupResult
-    from murmur.runtime import AgentRuntime
+    from murmur.execution._context import RuntimeProtocol
+    from murmur.groups._checkpoint import GroupCheckpoint
+    from murmur.groups._result import GroupResult
 
 __all__ = [
     "BATCH_KEY",
@@ -44,7 +49,7 @@ __all__ = [
     "batch_error",
     "gather_batch",
     "resume",
-    "run_group",
+    "run_group_durably",
     "task_key",
 ]
 
@@ -107,8 +112,6 @@ class DurableGroupCheckpoint(StoreCheckpoint):
 
     def resume_info(self) -> dict[str, Any]:
         """The JSON-safe document saved under `durable:task`."""
-        from murmur.registry import group_to_dict
-
         try:
             spec: dict[str, Any] | None = group_to_dict(self.group)
         except MurmurError:  # an edge callable with no import path: resume by name only
@@ -130,8 +133,8 @@ class DurableGroupCheckpoint(StoreCheckpoint):
         return await super().load(group_trace_id)
 
 
-async def run_group(
-    runtime: AgentRuntime,
+async def run_group_durably(
+    runtime: RuntimeProtocol,
     group: AgentGroup | str,
     task: TaskSpec | Any = None,
     *,
@@ -139,20 +142,17 @@ async def run_group(
     timeout_seconds: float | None = None,
 ) -> GroupResult:
     """`runtime.run_group`: with a store and no explicit checkpoint, checkpoint durably."""
-    from murmur.groups._runner import _named_group
-    from murmur.groups._runner import run_group as run
-
     spec = task if isinstance(task, TaskSpec) else TaskSpec(input=task)
     if checkpoint is None and runtime.stores is not None:
-        resolved = group if isinstance(group, AgentGroup) else _named_group(runtime, group)
+        resolved = group if isinstance(group, AgentGroup) else runtime.get_group(group)
         checkpoint = DurableGroupCheckpoint(runtime.stores.runs, resolved, spec, timeout_seconds)
         group = resolved
-    return await run(runtime, group, spec, checkpoint=checkpoint, timeout_seconds=timeout_seconds)
+    return await run_group(
+        runtime, group, spec, checkpoint=checkpoint, timeout_seconds=timeout_seconds
+    )
 
 
-def _group_for(runtime: AgentRuntime, run_id: str, info: Mapping[str, Any]) -> AgentGroup:
-    from murmur.registry import group_from_dict
-
+def _group_for(runtime: RuntimeProtocol, run_id: str, info: Mapping[str, Any]) -> AgentGroup:
     name = str(info.get("group"))
     registered = runtime.groups.get(name)
     if registered is not None:
@@ -177,7 +177,7 @@ def _group_for(runtime: AgentRuntime, run_id: str, info: Mapping[str, Any]) -> A
 
 
 async def _resume_group(
-    runtime: AgentRuntime, record: RunRecord, saved: Mapping[str, Any]
+    runtime: RuntimeProtocol, record: RunRecord, saved: Mapping[str, Any]
 ) -> GroupResult:
     info = saved.get(GROUP_TASK_KEY)
     if not isinstance(info, Mapping):
@@ -256,7 +256,7 @@ def _batch_parent(specs: list[TaskSpec], run_id: str) -> str | None:
 
 
 async def gather_batch(
-    runtime: AgentRuntime,
+    runtime: RuntimeProtocol,
     agent: Agent[Any],
     specs: list[TaskSpec],
     *,
@@ -317,19 +317,17 @@ async def gather_batch(
     # A checkpoint write is durable when it returns (and flushes the record before it).
     batch = {"version": 1, "agent": agent.name, "count": len(specs), "max_concurrency": limit}
     await _store_call(store.put_checkpoint(run_id, BATCH_KEY, batch), "record the batch")
-    semaphore = asyncio.Semaphore(limit)
 
     async def one(index: int, spec: TaskSpec) -> AgentResult[Any]:
         hit = restored.get(index)
         if hit is not None:
             return hit
-        async with semaphore:
-            result = await runtime.run(agent, spec)
+        result = await runtime.run(agent, spec)
         if result.is_ok():
             await _save(store, run_id, index, result)
         return result
 
-    results = list(await asyncio.gather(*(one(i, s) for i, s in enumerate(tagged))))
+    results = await bounded_map(tagged, one, limit)
     await _finish(store, record, results)
     return results
 
@@ -387,7 +385,7 @@ async def _finish(store: RunStore, record: RunRecord, results: list[AgentResult[
         ) from exc
 
 
-def _agent_for(runtime: AgentRuntime, name: str) -> Agent[Any]:
+def _agent_for(runtime: RuntimeProtocol, name: str) -> Agent[Any]:
     """A registered agent, or a node of a registered group (a fan-out node's batch)."""
     if name in runtime.agents:
         return runtime.get_agent(name)
@@ -399,7 +397,7 @@ def _agent_for(runtime: AgentRuntime, name: str) -> Agent[Any]:
 
 
 async def _resume_gather(
-    runtime: AgentRuntime, record: RunRecord, saved: Mapping[str, Any]
+    runtime: RuntimeProtocol, record: RunRecord, saved: Mapping[str, Any]
 ) -> list[AgentResult[Any]]:
     batch = saved.get(BATCH_KEY)
     tasks = record.metadata.get("tasks")
@@ -433,7 +431,7 @@ async def _resume_gather(
 # -- resume ------------------------------------------------------------------------------
 
 
-async def resume(runtime: AgentRuntime, run_id: str) -> GroupResult | list[AgentResult[Any]]:
+async def resume(runtime: RuntimeProtocol, run_id: str) -> GroupResult | list[AgentResult[Any]]:
     """`runtime.resume`: continue a recorded group run or gather batch.
 
     Raises:

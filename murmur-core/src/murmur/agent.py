@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import (
@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from murmur.context import ContextPasser, NullContextPasser
+from murmur.context_passer import ContextPasser, NullContextPasser
 from murmur.core.errors import SpecValidationError
 from murmur.types import TrustLevel
 
@@ -209,7 +209,7 @@ class Agent(BaseModel, Generic[OutputT]):
                 in mcp_servers, builtin tools, a lambda hook, an output class defined inside
                 a function).
         """
-        from murmur.registry import agent_to_yaml
+        from murmur.registry._agent import agent_to_yaml
 
         return agent_to_yaml(self)
 
@@ -226,7 +226,7 @@ class Agent(BaseModel, Generic[OutputT]):
                 not import or is not a BaseModel, an unknown trust level; the message
                 names the file.
         """
-        from murmur.registry import agent_from_yaml
+        from murmur.registry._agent import agent_from_yaml
 
         return agent_from_yaml(source)
 
@@ -323,13 +323,3 @@ class AgentTemplate(BaseModel):
         parts = [p for p in (self.pre_instruction, instructions) if p]
         values["instructions"] = "\n\n".join(parts)
         return Agent(name=name, **values)
-
-
-def agents_by_name(agents: Iterable[Agent[Any]]) -> dict[str, Agent[Any]]:
-    """Index agents by name, rejecting duplicates."""
-    out: dict[str, Agent[Any]] = {}
-    for agent in agents:
-        if agent.name in out and out[agent.name] is not agent:
-            raise SpecValidationError(f"two different agents are named {agent.name!r}")
-        out[agent.name] = agent
-    return out

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from murmur.events import RuntimeEvent
+    from murmur.events._model import RuntimeEvent
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -1,48 +1,64 @@
-"""`AgentRuntime` and `RuntimeOptions`: run agents, one at a time or in bounded fan-outs."""
+"""`AgentRuntime`: run agents, one at a time or in bounded fan-outs, locally or on a fleet.
+
+Every run goes through one pipeline of stages (see `docs/architecture.md`, "Which stage
+runs where"): spawn control -> observability -> prepare -> your middleware -> retry ->
+cost -> timeout -> execute. On a worker, a task delivered from a broker runs only
+observability (local telemetry, no record), your middleware and execute: the caller's
+pipeline did the rest once, and its limits travel in the task envelope.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
-from murmur._budget import TokenBudget
-from murmur._pipeline import ObservabilityMiddleware, PrepareMiddleware, validate_output
+from murmur._durable import gather_batch, resume, run_group_durably
 from murmur.agent import Agent
-from murmur.context import ContextPasser, ParentContext
-from murmur.core.context import ExecutionContext, current_context, current_run_var
-from murmur.core.errors import MurmurError, RegistryError, SpawnError
-from murmur.events import (
-    EventEmitter,
-    EventType,
-    LogEventEmitter,
-    MultiEventEmitter,
-    RuntimeEvent,
+from murmur.backends._async import AsyncBackend
+from murmur.context_passer import ContextPasser, ParentContext
+from murmur.core.budget import TokenBudget
+from murmur.core.errors import MurmurError, SpawnError
+from murmur.core.fanout import bounded_map
+from murmur.core.ids import new_id
+from murmur.events._emitters import EventEmitter, LogEventEmitter, MultiEventEmitter, safe_emit
+from murmur.events._model import EventType, RuntimeEvent
+from murmur.execution._backend import Backend
+from murmur.execution._context import (
+    ExecutionContext,
+    current_context,
+    enter_run,
+    leave_run,
+    parent_messages,
+    parent_tool_call_id,
 )
-from murmur.events._emitters import safe_emit
-from murmur.middleware import (
-    CostTrackingMiddleware,
-    DepthLimitMiddleware,
-    Middleware,
-    RetryMiddleware,
-    SpawnCounter,
-    TimeoutMiddleware,
-    compose,
-)
-from murmur.runs import StoreEventEmitter, Stores
-from murmur.tools import ToolRegistry, ToolsetPool
-from murmur.types import AgentResult, ResultMetadata, TaskSpec, new_id
+from murmur.execution._options import RuntimeOptions
+from murmur.execution._outcome import ExecutionOutcome
+from murmur.execution._spawns import SpawnCounter
+from murmur.middleware._base import Middleware, Next, compose
+from murmur.middleware.cost_tracking import CostTrackingMiddleware
+from murmur.middleware.depth_limit import DepthLimitMiddleware
+from murmur.middleware.observability import ObservabilityMiddleware
+from murmur.middleware.prepare import PrepareMiddleware, validate_output
+from murmur.middleware.retry import RetryMiddleware
+from murmur.middleware.timeout import TimeoutMiddleware
+from murmur.plugins._discovery import PluginIndex
+from murmur.plugins.host import PluginHost
+from murmur.registry._loader import Registry, load_specs
+from murmur.runs._base import Stores
+from murmur.runs._emitter import StoreEventEmitter
+from murmur.tooling._pool import ToolsetPool
+from murmur.tooling._registry import ToolRegistry
+from murmur.transport._envelope import TaskEnvelope
+from murmur.types import AgentResult, ResultMetadata, TaskSpec
 
 if TYPE_CHECKING:
     import os
 
-    from murmur.backends import Backend
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.groups import AgentGroup, GroupCheckpoint, GroupResult
-    from murmur.plugins.host import PluginHost
-    from murmur.registry import Registry
+    from murmur.groups._checkpoint import GroupCheckpoint
+    from murmur.groups._group import AgentGroup
+    from murmur.groups._result import GroupResult
 
 __all__ = ["AgentRuntime", "RuntimeOptions"]
 
@@ -51,43 +67,6 @@ _START_RETRY_S = 1.0
 error instead of each trying to connect again."""
 
 OutputT = TypeVar("OutputT")
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeOptions:
-    """Knobs for the runtime's middleware.
-
-    Args:
-        timeout_seconds: wall-clock limit per attempt (None: no limit).
-        retry_max_attempts: attempts per run on transient failures (1: no retry).
-        retry_backoff_factor: delay before attempt n+1 is `factor * 2 ** (n - 1)` seconds.
-        token_budget: a runtime-wide `TokenBudget` every run is charged to.
-        max_spawn_depth: deepest nesting of runs spawned by runs (top level is depth 0).
-        max_total_spawns: cap on every run this runtime dispatches (None: no cap).
-        broker_signing_key: HMAC key(s) for signed task envelopes on a broker.
-        default_max_concurrency: bound for `gather` when the call gives none.
-    """
-
-    timeout_seconds: float | None = None
-    retry_max_attempts: int = 1
-    retry_backoff_factor: float = 0.5
-    token_budget: TokenBudget | None = None
-    max_spawn_depth: int | None = 8
-    max_total_spawns: int | None = None
-    broker_signing_key: str | bytes | Sequence[str | bytes] | None = None
-    default_max_concurrency: int = 64
-
-    def __post_init__(self) -> None:
-        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
-            raise SpawnError("RuntimeOptions.timeout_seconds must be > 0", code="invalid_options")
-        if self.retry_max_attempts < 1:
-            raise SpawnError(
-                "RuntimeOptions.retry_max_attempts must be >= 1", code="invalid_options"
-            )
-        if self.max_spawn_depth is not None and self.max_spawn_depth < 0:
-            raise SpawnError("RuntimeOptions.max_spawn_depth must be >= 0", code="invalid_options")
-        if self.max_total_spawns is not None and self.max_total_spawns < 0:
-            raise SpawnError("RuntimeOptions.max_total_spawns must be >= 0", code="invalid_options")
 
 
 class AgentRuntime:
@@ -109,7 +88,8 @@ class AgentRuntime:
         store: a store URL (`"sqlite:///runs.db"`, `"memory://"`) or a `Stores` instance;
             runs and events are recorded there.
         plugins: a `PluginHost` to use (default: a new one for this runtime).
-        middleware: extra stages, run inside observability and before retry.
+        middleware: extra stages, run inside observability and before retry (on a worker:
+            around the execution of each delivered task).
     """
 
     def __init__(
@@ -125,10 +105,10 @@ class AgentRuntime:
         self.options = options or RuntimeOptions()
         self.tools = ToolRegistry()
         self.toolsets = ToolsetPool()  # MCP servers, started on first use, shared by agents
-        self._agents: dict[str, Agent[Any]] = {}
-        self._groups: dict[str, AgentGroup] = {}
+        self.registry = Registry()
         self._host = plugins
         self._backend = self._resolve_backend(broker)
+        self._local = self._backend if isinstance(self._backend, AsyncBackend) else AsyncBackend()
         self.stores = self._resolve_store(store)
         emitter = self._resolve_emitter(event_emitter)
         if self.stores is not None:
@@ -141,6 +121,8 @@ class AgentRuntime:
         self._closed = False
         self._passers: dict[str, ContextPasser] = {}
         self._pipeline = compose(self._stages(middleware), self._execute)
+        delivered: list[Middleware] = [ObservabilityMiddleware(record=False), *middleware]
+        self._delivered_pipeline: Next = compose(delivered, self._execute_delivered)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -148,10 +130,17 @@ class AgentRuntime:
     def plugins(self) -> PluginHost:
         """The plugin host this runtime resolves backends, stores and emitters through."""
         if self._host is None:
-            from murmur.plugins.host import PluginHost
-
             self._host = PluginHost()
         return self._host
+
+    @property
+    def plugin_host(self) -> PluginHost | None:
+        """The plugin host in use, if any (None until a plugin is resolved or a hook is due)."""
+        return self._host
+
+    def add_emitter(self, emitter: EventEmitter) -> None:
+        """Also deliver every event to `emitter` (a worker adds its event relay this way)."""
+        self.event_emitter = MultiEventEmitter([self.event_emitter, emitter])
 
     @property
     def backend(self) -> Backend:
@@ -159,8 +148,6 @@ class AgentRuntime:
         return self._backend
 
     def _resolve_backend(self, broker: str | Backend | None) -> Backend:
-        from murmur.backends import AsyncBackend, Backend
-
         if broker is None:
             return AsyncBackend()
         if isinstance(broker, Backend):
@@ -205,10 +192,14 @@ class AgentRuntime:
         return stages
 
     async def _execute(self, ctx: ExecutionContext) -> ExecutionOutcome:
-        outcome = await self._backend.execute(
-            ctx, remaining_tokens=ctx.extra.get("remaining_tokens")
-        )
+        outcome = await self._backend.execute(ctx, remaining_tokens=ctx.remaining_tokens)
         outcome.output = validate_output(ctx, outcome.output)
+        return outcome
+
+    async def _execute_delivered(self, ctx: ExecutionContext) -> ExecutionOutcome:
+        # Always here, never on this runtime's broker: the task was delivered to run here.
+        outcome = await self._local.execute(ctx, remaining_tokens=ctx.remaining_tokens)
+        outcome.output = validate_output(ctx, outcome.output, post_process=False)
         return outcome
 
     async def start(self) -> None:
@@ -225,6 +216,8 @@ class AgentRuntime:
                 raise failed[1]  # runs queued behind a failed connect fail at once with it
             try:
                 await self._backend.start(self)
+                if self._local is not self._backend:
+                    await self._local.start(self)
             except MurmurError as exc:
                 self._start_failed = (time.monotonic(), exc)
                 raise
@@ -236,8 +229,6 @@ class AgentRuntime:
     def _wants_hooks(self) -> bool:
         # Build a plugin host only when some installed plugin implements hooks: the check
         # reads package metadata and imports nothing.
-        from murmur.plugins import PluginIndex
-
         return bool(PluginIndex.scan().external_plugins())
 
     async def aclose(self) -> None:
@@ -289,29 +280,44 @@ class AgentRuntime:
 
     def register(self, agent: Agent[Any], *, replace: bool = False) -> Agent[Any]:
         """Register an agent so `run("name", ...)` resolves it. Returns the agent."""
-        existing = self._agents.get(agent.name)
-        if existing is not None and existing is not agent and not replace:
-            raise RegistryError(
-                f"an agent named {agent.name!r} is already registered; pass replace=True"
-            )
-        self._agents[agent.name] = agent
-        return agent
+        return self.registry.register_agent(agent, replace=replace)
+
+    def register_group(self, group: AgentGroup, *, replace: bool = False) -> AgentGroup:
+        """Register a group so `run_group("name", ...)` and `resume` find it. Returns it."""
+        return self.registry.register_group(group, replace=replace)
 
     def get_agent(self, name: str) -> Agent[Any]:
-        """A registered agent by name."""
-        try:
-            return self._agents[name]
-        except KeyError:
-            known = ", ".join(sorted(self._agents)) or "none"
-            raise RegistryError(
-                f"no agent named {name!r} is registered (registered: {known}); "
-                "call runtime.register(agent) or load a YAML spec directory"
-            ) from None
+        """A registered agent by name (`RegistryError` naming the registered ones if none)."""
+        return self.registry.agent(name)
+
+    def get_group(self, name: str) -> AgentGroup:
+        """A registered group by name (`RegistryError` naming the registered ones if none)."""
+        return self.registry.group(name)
 
     @property
     def agents(self) -> dict[str, Agent[Any]]:
         """Registered agents by name."""
-        return dict(self._agents)
+        return dict(self.registry.agents)
+
+    @property
+    def groups(self) -> dict[str, AgentGroup]:
+        """Registered groups by name."""
+        return dict(self.registry.groups)
+
+    def load_specs(self, path: str | os.PathLike[str], *, replace: bool = False) -> Registry:
+        """Load a YAML spec directory (or file): register its agents, remember its groups.
+
+        Afterwards `run("researcher", ...)` and `run_group("crew", ...)` resolve by name.
+        """
+        loaded = load_specs(path, agents=self.registry.agents)
+        self.register_all(loaded, replace=replace)
+        return loaded
+
+    def register_all(self, registry: Registry, *, replace: bool = False) -> None:
+        """Register every agent of a spec `Registry`, and remember its groups by name."""
+        for agent in registry.agents.values():
+            self.register(agent, replace=replace)
+        self.registry.groups.update(registry.groups)
 
     def context_passer(self, name: str) -> ContextPasser:
         """A context passer by registered name (`"null"`, `"full"`, plugin names)."""
@@ -355,6 +361,8 @@ class AgentRuntime:
         """Run one agent over many tasks, at most `max_concurrency` at once.
 
         Results come back in task order; failures are results too (`is_ok()` is False).
+        `max_concurrency` runners pull the next task as each finishes, so a batch of 10,000
+        holds `max_concurrency` tasks in flight, not 10,000.
 
         With a store set, the batch is durable: it is recorded as a run
         (`RunRecord(kind="gather")`) and each successful result is checkpointed as it
@@ -386,8 +394,6 @@ class AgentRuntime:
         else:
             resolved = agent
         if self.stores is not None:
-            from murmur._durable import gather_batch
-
             return await gather_batch(self, resolved, specs, limit=limit, run_id=run_id)
         if run_id is not None:
             raise SpawnError(
@@ -395,13 +401,11 @@ class AgentRuntime:
                 "AgentRuntime(store='sqlite:///runs.db')",
                 code="no_store",
             )
-        semaphore = asyncio.Semaphore(limit)
 
-        async def one(spec: TaskSpec) -> AgentResult[Any]:
-            async with semaphore:
-                return await self._dispatch(resolved, spec)
+        async def one(_: int, spec: TaskSpec) -> AgentResult[Any]:
+            return await self._dispatch(resolved, spec)
 
-        return list(await asyncio.gather(*(one(s) for s in specs)))
+        return await bounded_map(specs, one, limit)
 
     async def run_group(
         self,
@@ -417,9 +421,7 @@ class AgentRuntime:
         With a store set and no `checkpoint`, each finished node is checkpointed in the
         store and `runtime.resume(task.trace_id)` continues the run after a crash.
         """
-        from murmur._durable import run_group
-
-        return await run_group(
+        return await run_group_durably(
             self, group, task, checkpoint=checkpoint, timeout_seconds=timeout_seconds
         )
 
@@ -441,41 +443,7 @@ class AgentRuntime:
             RegistryError: unknown run, a run that is not resumable, or a group or agent
                 that is not registered.
         """
-        from murmur._durable import resume
-
         return await resume(self, run_id)
-
-    def register_group(self, group: AgentGroup, *, replace: bool = False) -> AgentGroup:
-        """Register a group so `run_group("name", ...)` and `resume` find it. Returns it."""
-        existing = self._groups.get(group.name)
-        if existing is not None and existing is not group and not replace:
-            raise RegistryError(
-                f"a group named {group.name!r} is already registered; pass replace=True"
-            )
-        self._groups[group.name] = group
-        return group
-
-    @property
-    def groups(self) -> dict[str, AgentGroup]:
-        """Registered groups by name."""
-        return dict(self._groups)
-
-    def load_specs(self, path: str | os.PathLike[str], *, replace: bool = False) -> Registry:
-        """Load a YAML spec directory (or file): register its agents, remember its groups.
-
-        Afterwards `run("researcher", ...)` and `run_group("crew", ...)` resolve by name.
-        """
-        from murmur.registry import load_specs
-
-        registry = load_specs(path, agents=self._agents)
-        self.register_all(registry, replace=replace)
-        return registry
-
-    def register_all(self, registry: Registry, *, replace: bool = False) -> None:
-        """Register every agent of a spec `Registry`, and remember its groups by name."""
-        for agent in registry.agents.values():
-            self.register(agent, replace=replace)
-        self._groups.update(registry.groups)
 
     def _metadata_for_unknown(self, name: str, spec: TaskSpec) -> ResultMetadata:
         return ResultMetadata(
@@ -488,7 +456,8 @@ class AgentRuntime:
 
     def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
         """The execution context a run of `agent` on `task` gets here (nested under the run
-        currently executing in this task, if any)."""
+        currently executing in this task, if any: one level deeper, with its ancestors,
+        budgets and spawn limits)."""
         parent = current_context()
         budgets: tuple[TokenBudget, ...] = ()
         if self.options.token_budget is not None:
@@ -507,8 +476,6 @@ class AgentRuntime:
                 backend=self._backend.name,
                 runtime=self,
             )
-        from murmur._pipeline import parent_messages, parent_tool_call_id
-
         return ExecutionContext(
             agent=agent,
             task=task,
@@ -526,6 +493,46 @@ class AgentRuntime:
             ),
             backend=self._backend.name,
             runtime=self,
+            max_depth=parent.max_depth,
+            spawn_counters=parent.spawn_counters,
+        )
+
+    def delivered_context(self, agent: Agent[Any], envelope: TaskEnvelope) -> ExecutionContext:
+        """The execution context of a task a worker received: the caller's run, continued.
+
+        Its depth, ancestors, spawn-depth limit, remaining spawns and remaining tokens come
+        from the envelope, so the runs it spawns here are held to the caller's limits.
+        """
+        budgets: tuple[TokenBudget, ...] = ()
+        if envelope.remaining_tokens is not None:
+            budgets = (TokenBudget(limit=envelope.remaining_tokens, name="caller"),)
+        counters: tuple[SpawnCounter, ...] = ()
+        if envelope.remaining_spawns is not None:
+            counters = (SpawnCounter(envelope.remaining_spawns),)
+        task = TaskSpec(
+            input=envelope.input,
+            id=envelope.task_id,
+            trace_id=envelope.trace_id,
+            parent_trace_id=envelope.parent_trace_id,
+            metadata={**envelope.metadata, "attempt": envelope.attempt},
+        )
+        return ExecutionContext(
+            agent=agent,
+            task=task,
+            trace_id=envelope.trace_id,
+            parent_trace_id=envelope.parent_trace_id,
+            depth=envelope.depth,
+            ancestors=tuple(envelope.ancestors),
+            budgets=budgets,
+            attempt=envelope.attempt,
+            backend=self._local.name,
+            input=envelope.input,
+            runtime=self,
+            traceparent=envelope.traceparent,  # the caller's span: one trace
+            max_depth=envelope.max_depth,
+            spawn_counters=counters,
+            deadline=envelope.deadline,
+            remaining_tokens=envelope.remaining_tokens,
         )
 
     async def _dispatch(self, agent: Agent[Any], task: TaskSpec) -> AgentResult[Any]:
@@ -534,15 +541,25 @@ class AgentRuntime:
                 await self.start()
             except MurmurError as exc:  # e.g. the broker is down: a result, tried again later
                 return AgentResult.failed(exc, self._metadata_for_unknown(agent.name, task))
-        ctx = self.context_for(agent, task)
-        return await self.execute_context(ctx)
+        return await self.execute_context(self.context_for(agent, task))
 
     async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Run a prepared context through the pipeline and build its result."""
+        return await self._result_of(ctx, self._pipeline)
+
+    async def execute_delivered(self, ctx: ExecutionContext) -> AgentResult[Any]:
+        """Execute a task delivered from a broker (a `delivered_context`): observability
+        (events stay on this worker; no run record: the caller records the run), this
+        runtime's middleware, and the execution itself, in this process."""
+        if not self._started:
+            await self.start()
+        return await self._result_of(ctx, self._delivered_pipeline)
+
+    async def _result_of(self, ctx: ExecutionContext, pipeline: Next) -> AgentResult[Any]:
         started = time.perf_counter()
-        token = current_run_var.set(ctx)
+        token = enter_run(ctx)
         try:
-            outcome = await self._pipeline(ctx)
+            outcome = await pipeline(ctx)
         except MurmurError as exc:
             return AgentResult.failed(exc, self._metadata(ctx, started, None))
         except Exception as exc:  # a bug in a hook or plugin: still a typed result
@@ -552,7 +569,7 @@ class AgentRuntime:
             )
             return AgentResult.failed(error, self._metadata(ctx, started, None))
         finally:
-            current_run_var.reset(token)
+            leave_run(token)
         return AgentResult.ok(
             outcome.output, self._metadata(ctx, started, outcome), outcome.messages
         )
@@ -560,7 +577,7 @@ class AgentRuntime:
     def _metadata(
         self, ctx: ExecutionContext, started: float, outcome: ExecutionOutcome | None
     ) -> ResultMetadata:
-        duration = ctx.extra.get("duration_ms") or (time.perf_counter() - started) * 1000
+        duration = ctx.duration_ms or (time.perf_counter() - started) * 1000
         return ResultMetadata(
             task_id=ctx.task.id,
             trace_id=ctx.trace_id,

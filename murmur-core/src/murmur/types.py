@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from murmur._budget import TokenBudget
+from murmur.core.budget import TokenBudget
 from murmur.core.errors import MurmurError
+from murmur.core.ids import new_id
 
 __all__ = [
     "AgentResult",
@@ -21,11 +21,6 @@ __all__ = [
 ]
 
 OutputT = TypeVar("OutputT")
-
-
-def new_id() -> str:
-    """A fresh 32-hex-digit id (also a valid W3C trace id)."""
-    return uuid.uuid4().hex
 
 
 class TrustLevel(StrEnum):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from murmur.backends._base import Backend
+from murmur.execution._backend import Backend
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome, PydanticAIExecutor
-    from murmur.core.context import ExecutionContext
+    from murmur.backends._pydantic_ai import PydanticAIExecutor
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
 
 __all__ = ["AsyncBackend"]
 

@@ -33,7 +33,6 @@ from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from murmur.agent import Agent
-from murmur.core.context import ExecutionContext, current_context
 from murmur.core.errors import (
     BudgetExceededError,
     MurmurError,
@@ -41,8 +40,10 @@ from murmur.core.errors import (
     ToolExecutionError,
     TrustViolationError,
 )
-from murmur.events import EventType, RuntimeEvent
-from murmur.tools import ToolRegistry, ToolsetPool, ToolsetProvider, check_tool_allowed
+from murmur.events._model import EventType, RuntimeEvent
+from murmur.execution._context import ExecutionContext, current_context
+from murmur.tooling._pool import ToolsetPool, ToolsetProvider
+from murmur.tooling._registry import ToolRegistry, check_tool_allowed
 
 __all__ = [
     "ExecutionOutcome",

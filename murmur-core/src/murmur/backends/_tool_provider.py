@@ -1,27 +1,13 @@
-"""Tool providers: where an agent's toolsets come from. `PythonToolProvider` offers the
-runtime's native tools (entry point `murmur.tool_providers:python`)."""
+"""`PythonToolProvider`: the runtime's native tools as a tool provider (entry point
+`murmur.tool_providers:python`)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from murmur.tools._registry import ToolRegistry
+from murmur.tooling._registry import ToolRegistry
 
-__all__ = ["PythonToolProvider", "ToolProvider", "python_tool_provider_factory"]
-
-
-@runtime_checkable
-class ToolProvider(Protocol):
-    """Supplies PydanticAI toolsets for an agent run (native Python tools, MCP servers...).
-
-    Every tool a provider supplies is still gated by trust level and emits tool events.
-    """
-
-    name: str
-
-    def toolsets(self, agent: Any, registry: ToolRegistry) -> list[Any]:
-        """PydanticAI toolsets offering this provider's tools to `agent`."""
-        ...
+__all__ = ["PythonToolProvider", "python_tool_provider_factory"]
 
 
 class PythonToolProvider:

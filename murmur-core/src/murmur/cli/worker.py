@@ -218,7 +218,8 @@ def start_command(
         if extra:
             emitter = MultiEventEmitter([emitter, *extra])
             if runtime is not None:  # the --app runtime keeps its own emitter, and adds these
-                runtime.event_emitter = MultiEventEmitter([runtime.event_emitter, *extra])
+                for added in extra:
+                    runtime.add_emitter(added)
         worker = Worker(
             broker,
             {name: available[name] for name in wanted},

@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from murmur.context_passer import ParentContext, runnable_history
 from murmur.core.errors import ContextError, MurmurError
-
-if TYPE_CHECKING:
-    from murmur.context import ParentContext
-    from murmur.types import TaskSpec
+from murmur.types import TaskSpec
 
 __all__ = ["DEFAULT_KEPT_PARTS", "SelectiveContextPasser", "Selector"]
 
@@ -67,8 +65,6 @@ class SelectiveContextPasser:
         """The kept messages (nothing for a top-level run), made valid as a history."""
         if parent is None or not parent.messages:
             return []
-        from murmur.context import runnable_history
-
         return runnable_history(await self._select(parent, task))
 
     async def _select(self, parent: ParentContext, task: TaskSpec) -> list[Any]:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from murmur.agent import Agent
+from murmur.context_passer import ParentContext
 from murmur.core.errors import ContextError, MurmurError
+from murmur.execution._context import current_context
+from murmur.types import TaskSpec
 
 if TYPE_CHECKING:
-    from murmur.agent import Agent
-    from murmur.context import ParentContext
-    from murmur.runtime import AgentRuntime
-    from murmur.types import TaskSpec
+    from murmur.execution._context import RuntimeProtocol
 
 __all__ = ["DEFAULT_SUMMARY_INSTRUCTIONS", "SummaryContextPasser", "render_transcript"]
 
@@ -91,7 +92,7 @@ class SummaryContextPasser:
         *,
         max_transcript_chars: int = 24_000,
         cache_size: int = 256,
-        runtime: AgentRuntime | None = None,
+        runtime: RuntimeProtocol | None = None,
     ) -> None:
         self.summariser = summariser
         self.runtime = runtime
@@ -129,9 +130,6 @@ class SummaryContextPasser:
             raise
 
     async def _summarise(self, parent: ParentContext) -> str:
-        from murmur.core.context import current_context
-        from murmur.types import TaskSpec
-
         ctx = current_context()
         runtime = self.runtime or getattr(ctx, "runtime", None)
         if runtime is None:
@@ -173,8 +171,6 @@ class SummaryContextPasser:
         return output.model_dump_json() if isinstance(output, BaseModel) else str(output)
 
     def _default_summariser(self, model: Any) -> Agent[Any]:
-        from murmur.agent import Agent
-
         key = model if isinstance(model, str) else id(model)
         agent = self._default_summarisers.get(key)
         if agent is None:

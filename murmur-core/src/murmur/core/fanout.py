@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 __all__ = ["bounded_map"]
 
@@ -44,4 +44,4 @@ async def bounded_map(
             for task in runners:
                 task.cancel()
             raise
-    return results  # type: ignore[return-value]  # every slot was filled
+    return cast("list[ResultT]", results)  # every slot was filled

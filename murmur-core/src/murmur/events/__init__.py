@@ -16,6 +16,7 @@ from murmur.events._emitters import (
     LogEventEmitter,
     MultiEventEmitter,
     NullEventEmitter,
+    plugin_emitter,
 )
 from murmur.events._model import EventType, RuntimeEvent
 
@@ -37,29 +38,11 @@ _PLUGIN_EMITTERS = {
     "OTelTraceEmitter": "murmur-otel",
     "SSEEventEmitter": "murmur-server",
 }
-_KERNEL_EMITTERS = {"BrokerEventBridge": "murmur.worker"}
-
-
-def _entry_point_emitter(name: str) -> Any:
-    """The class an installed `murmur.emitters` entry point names `name`, or None.
-
-    Reads package metadata only; the one matching entry point is imported.
-    """
-    from importlib.metadata import entry_points
-
-    for entry_point in entry_points(group="murmur.emitters"):
-        if entry_point.value.rpartition(":")[2].strip() == name:
-            return entry_point.load()
-    return None
 
 
 def __getattr__(name: str) -> Any:
-    if name in _KERNEL_EMITTERS:
-        import importlib
-
-        return getattr(importlib.import_module(_KERNEL_EMITTERS[name]), name)
     if not name.startswith("_") and name[:1].isupper():
-        emitter = _entry_point_emitter(name)
+        emitter = plugin_emitter(name)
         if emitter is not None:
             return emitter
     if name in _PLUGIN_EMITTERS:

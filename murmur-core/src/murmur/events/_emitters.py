@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable, Sequence
+from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from murmur.events._model import EventType, RuntimeEvent
@@ -15,6 +16,8 @@ __all__ = [
     "LogEventEmitter",
     "MultiEventEmitter",
     "NullEventEmitter",
+    "plugin_emitter",
+    "safe_emit",
 ]
 
 
@@ -119,9 +122,9 @@ class MultiEventEmitter:
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver one event to every emitter."""
         if len(self.emitters) == 1:
-            await _safe_emit(self.emitters[0], event)
+            await safe_emit(self.emitters[0], event)
             return
-        await asyncio.gather(*(_safe_emit(e, event) for e in self.emitters))
+        await asyncio.gather(*(safe_emit(e, event) for e in self.emitters))
 
 
 class CollectingEventEmitter:
@@ -144,7 +147,7 @@ class CollectingEventEmitter:
         return [e.event_type for e in self.events]
 
 
-async def _safe_emit(emitter: EventEmitter, event: RuntimeEvent) -> None:
+async def safe_emit(emitter: EventEmitter, event: RuntimeEvent) -> None:
     try:
         await emitter.emit(event)
     except Exception as exc:  # an emitter must never fail a run
@@ -156,4 +159,12 @@ async def _safe_emit(emitter: EventEmitter, event: RuntimeEvent) -> None:
         )
 
 
-safe_emit = _safe_emit
+def plugin_emitter(name: str) -> Any:
+    """The class an installed `murmur.emitters` entry point names `name`, or None.
+
+    Reads package metadata only; the one matching entry point is imported.
+    """
+    for entry_point in entry_points(group="murmur.emitters"):
+        if entry_point.value.rpartition(":")[2].strip() == name:
+            return entry_point.load()
+    return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from murmur.types import new_id
+from murmur.core.ids import new_id
 
 __all__ = ["EventType", "RuntimeEvent"]
 

@@ -1,7 +1,7 @@
 """The execution layer: what one run carries through the pipeline, and what the pipeline
 needs of the runtime.
 
-`ExecutionContext` (typed per-run state), `ExecutionOutcome` (what the Execute stage
+`Backend` (the Execute stage's interface), `ExecutionContext` (typed per-run state), `ExecutionOutcome` (what the Execute stage
 returns), `RuntimeProtocol` (the runtime as stages, backends, passers and the group runner
 see it), `RuntimeOptions` and `SpawnCounter`. Plugin authors writing a `Backend` or a
 middleware stage import from here.
@@ -9,6 +9,7 @@ middleware stage import from here.
 
 from __future__ import annotations
 
+from murmur.execution._backend import Backend
 from murmur.execution._context import (
     ExecutionContext,
     RuntimeProtocol,
@@ -23,6 +24,7 @@ from murmur.execution._outcome import ExecutionOutcome
 from murmur.execution._spawns import SpawnCounter
 
 __all__ = [
+    "Backend",
     "ExecutionContext",
     "ExecutionOutcome",
     "RuntimeOptions",

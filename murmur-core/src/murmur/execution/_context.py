@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from murmur.agent import Agent
 from murmur.context_passer import ParentContext
@@ -22,13 +22,13 @@ from murmur.types import TaskSpec
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from murmur.context_passer import ContextPasser
     from murmur.events._model import EventType, RuntimeEvent
     from murmur.execution._options import RuntimeOptions
     from murmur.runs._base import Stores
-    from murmur.tools._pool import ToolsetPool
-    from murmur.tools._registry import ToolRegistry
+    from murmur.tooling._pool import ToolsetPool
+    from murmur.tooling._registry import ToolRegistry
     from murmur.types import AgentResult
-    from murmur.context_passer import ContextPasser
 
 __all__ = [
     "ExecutionContext",
@@ -112,46 +112,36 @@ class RuntimeProtocol(Protocol):
     @property
     def agents(self) -> Mapping[str, Agent[Any]]:
         """Registered agents by name."""
-        ...
 
     @property
     def groups(self) -> Mapping[str, Any]:
         """Registered groups by name."""
-        ...
 
     def get_agent(self, name: str) -> Agent[Any]:
         """A registered agent by name (raises `RegistryError` naming what is registered)."""
-        ...
 
     def get_group(self, name: str) -> Any:
         """A registered group by name (raises `RegistryError` naming what is registered)."""
-        ...
 
     def context_passer(self, name: str) -> ContextPasser:
         """A context passer by registered name."""
-        ...
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver an event to the emitter and the plugins' event hooks."""
-        ...
 
     async def emit_for(
         self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
     ) -> None:
         """Emit an event about the run `ctx`."""
-        ...
 
     def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
         """The execution context of a run of `agent` on `task` (nested under the current run)."""
-        ...
 
     async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Run a prepared context through the pipeline."""
-        ...
 
     async def run(self, agent: Agent[Any] | str, task: TaskSpec | Any = None) -> AgentResult[Any]:
         """Run one agent on one task (never raises for a failed run)."""
-        ...
 
     async def gather(
         self,
@@ -162,7 +152,6 @@ class RuntimeProtocol(Protocol):
         run_id: str | None = None,
     ) -> list[AgentResult[Any]]:
         """Run one agent over many tasks, bounded."""
-        ...
 
     async def run_group(
         self,
@@ -173,7 +162,6 @@ class RuntimeProtocol(Protocol):
         timeout_seconds: float | None = None,
     ) -> Any:
         """Run an agent group (an `AgentGroup` or a registered group's name)."""
-        ...
 
 
 _current: ContextVar[ExecutionContext | None] = ContextVar("murmur_current_run", default=None)

@@ -46,4 +46,3 @@ class RuntimeOptions:
             raise SpawnError("RuntimeOptions.max_spawn_depth must be >= 0", code="invalid_options")
         if self.max_total_spawns is not None and self.max_total_spawns < 0:
             raise SpawnError("RuntimeOptions.max_total_spawns must be >= 0", code="invalid_options")
-

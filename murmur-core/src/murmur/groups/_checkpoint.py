@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from murmur.core.errors import MurmurError, SpawnError
+from murmur.core.json import dump_value
 
 if TYPE_CHECKING:
     from murmur.groups._group import AgentGroup
-    from murmur.runs import RunStore
+    from murmur.runs._base import RunStore
 
 __all__ = ["GroupCheckpoint", "MemoryCheckpoint", "NodeCheckpoint", "StoreCheckpoint"]
 
@@ -135,7 +136,6 @@ class StoreCheckpoint:
 
     async def save(self, group_trace_id: str, checkpoint: NodeCheckpoint) -> None:
         """Store the node's outputs in their JSON form."""
-        from murmur._pipeline import dump_value
 
         await self.store.put_checkpoint(
             group_trace_id,

@@ -275,7 +275,7 @@ class AgentGroup:
 
     def to_yaml(self) -> str:
         """This group as a YAML spec (agents by name; mappers/conditions as import paths)."""
-        from murmur.registry import group_to_yaml
+        from murmur.registry._group import group_to_yaml
 
         return group_to_yaml(self)
 
@@ -287,7 +287,7 @@ class AgentGroup:
         agents: Mapping[str, Agent[Any]] | None = None,
     ) -> AgentGroup:
         """Build a group from YAML text or a file; agent names resolve through `agents`."""
-        from murmur.registry import group_from_yaml
+        from murmur.registry._group import group_from_yaml
 
         return group_from_yaml(source, agents=agents)
 

@@ -14,25 +14,25 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from murmur._pipeline import dump_value
-from murmur.core.context import current_context
 from murmur.core.errors import (
     AllAgentsFailedError,
     BudgetExceededError,
     MurmurError,
-    RegistryError,
     SpawnError,
 )
-from murmur.events import EventType, RuntimeEvent
+from murmur.core.ids import new_id
+from murmur.core.json import dump_value
+from murmur.events._model import EventType, RuntimeEvent
+from murmur.execution._context import current_context
 from murmur.groups._checkpoint import GroupCheckpoint, NodeCheckpoint
 from murmur.groups._edge import Edge, fanout_field
 from murmur.groups._group import AgentGroup
 from murmur.groups._result import GroupResult, NodeResult, NodeStatus
-from murmur.runs import RunRecord, RunStatus
-from murmur.types import AgentResult, TaskSpec, new_id
+from murmur.runs._base import RunRecord, RunStatus
+from murmur.types import AgentResult, TaskSpec
 
 if TYPE_CHECKING:
-    from murmur.runtime import AgentRuntime
+    from murmur.execution._context import RuntimeProtocol
 
 __all__ = ["run_group"]
 
@@ -40,7 +40,7 @@ _CHECKPOINT_TIMEOUT = 30.0
 
 
 async def run_group(
-    runtime: AgentRuntime,
+    runtime: RuntimeProtocol,
     group: AgentGroup | str,
     task: TaskSpec | Any = None,
     *,
@@ -59,29 +59,17 @@ async def run_group(
     """
     spec = task if isinstance(task, TaskSpec) else TaskSpec(input=task)
     if isinstance(group, str):
-        group = _named_group(runtime, group)
+        group = runtime.get_group(group)
     parent = current_context()
     run = _GroupRun(runtime, group, spec, checkpoint)
     run.parent_trace_id = spec.parent_trace_id or (parent.trace_id if parent else None)
     return await run.execute(timeout_seconds)
 
 
-def _named_group(runtime: AgentRuntime, name: str) -> AgentGroup:
-    groups: Mapping[str, AgentGroup] = getattr(runtime, "_groups", {})
-    try:
-        return groups[name]
-    except KeyError:
-        known = ", ".join(sorted(groups)) or "none"
-        raise RegistryError(
-            f"no group named {name!r} is loaded (loaded: {known}); pass an AgentGroup or "
-            "call runtime.load_specs(path) first"
-        ) from None
-
-
 class _GroupRun:
     def __init__(
         self,
-        runtime: AgentRuntime,
+        runtime: RuntimeProtocol,
         group: AgentGroup,
         spec: TaskSpec,
         checkpoint: GroupCheckpoint | None,

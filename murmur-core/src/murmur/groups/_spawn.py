@@ -9,7 +9,6 @@ pass the depth / cycle / spawn-cap checks like any nested run.
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from murmur.core.errors import MurmurError, SpawnError
+from murmur.core.fanout import bounded_map
 from murmur.types import TaskSpec
 
 if TYPE_CHECKING:
     from murmur.agent import Agent, AgentTemplate
-    from murmur.runtime import AgentRuntime
+    from murmur.execution._context import RuntimeProtocol
 
 __all__ = ["SpawnRequest", "SpawnResult", "SpawnTool", "make_spawn_agents_tool"]
 
@@ -74,7 +74,7 @@ SpawnTool = Callable[[list[SpawnRequest]], Awaitable[list[SpawnResult]]]
 
 def make_spawn_agents_tool(
     *,
-    runtime: AgentRuntime,
+    runtime: RuntimeProtocol,
     template: AgentTemplate,
     output_type: Any = None,
     max_concurrency: int | None = None,
@@ -126,7 +126,7 @@ def make_spawn_agents_tool(
             agents.move_to_end(key)
         return agent
 
-    async def spawn_one(raw: Any, semaphore: asyncio.Semaphore) -> SpawnResult:
+    async def spawn_one(_: int, raw: Any) -> SpawnResult:
         name = _name_of(raw)
         try:
             request = raw if isinstance(raw, SpawnRequest) else SpawnRequest.model_validate(raw)
@@ -135,8 +135,7 @@ def make_spawn_agents_tool(
             return _refused(name, f"invalid child request: {_describe(exc)}")
         except MurmurError as exc:
             return _failed(name, exc)
-        async with semaphore:
-            result = await runtime.run(agent, TaskSpec(input=request.input))
+        result = await runtime.run(agent, TaskSpec(input=request.input))
         if result.is_ok():
             return SpawnResult(
                 name=request.name,
@@ -160,9 +159,8 @@ def make_spawn_agents_tool(
                 `instructions`, and the `input` text it works on.
         """
         limit = max_concurrency or runtime.options.default_max_concurrency
-        semaphore = asyncio.Semaphore(limit)
         requests: Sequence[Any] = list(agents or [])
-        return list(await asyncio.gather(*(spawn_one(r, semaphore) for r in requests)))
+        return await bounded_map(requests, spawn_one, limit)
 
     return spawn_agents
 

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from murmur.core.budget import TokenBudget
+from murmur.execution._spawns import SpawnCounter
 from murmur.middleware._base import Middleware, Next, compose
-from murmur.middleware.cost_tracking import CostTrackingMiddleware, TokenBudget
-from murmur.middleware.depth_limit import DepthLimitMiddleware, SpawnCounter
+from murmur.middleware.cost_tracking import CostTrackingMiddleware
+from murmur.middleware.depth_limit import DepthLimitMiddleware
 from murmur.middleware.retry import RetryMiddleware, is_transient
 from murmur.middleware.timeout import TimeoutMiddleware
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
 
 __all__ = ["Middleware", "Next", "compose"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from murmur._budget import TokenBudget
+from murmur.core.budget import TokenBudget
 from murmur.core.errors import BudgetExceededError
-from murmur.events import EventType
+from murmur.events._model import EventType
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
 
 __all__ = ["CostTrackingMiddleware", "TokenBudget"]
@@ -38,7 +38,7 @@ class CostTrackingMiddleware:
         except BudgetExceededError as exc:
             await _budget_event(ctx, exc, phase="pre_check")
             raise
-        ctx.extra["remaining_tokens"] = remaining
+        ctx.remaining_tokens = remaining
         try:
             outcome = await call_next(ctx)
         except BudgetExceededError as exc:

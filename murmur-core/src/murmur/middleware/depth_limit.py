@@ -5,29 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from murmur.core.errors import DepthLimitError, MurmurError, SpawnCapError, SpawnCycleError
-from murmur.events import EventType
+from murmur.events._model import EventType
+from murmur.execution._spawns import SpawnCounter
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
 
 __all__ = ["DepthLimitMiddleware", "SpawnCounter"]
-
-
-class SpawnCounter:
-    """Counts every run a runtime dispatches (top-level and nested)."""
-
-    def __init__(self, cap: int | None) -> None:
-        self.cap = cap
-        self.count = 0
-
-    def take(self) -> bool:
-        """Count one spawn; False (and nothing counted) when the cap is exhausted."""
-        if self.cap is not None and self.count >= self.cap:
-            return False
-        self.count += 1
-        return True
 
 
 class DepthLimitMiddleware:
@@ -37,6 +23,23 @@ class DepthLimitMiddleware:
     def __init__(self, max_depth: int | None, counter: SpawnCounter) -> None:
         self.max_depth = max_depth
         self.counter = counter
+
+    def _limit(self, ctx: ExecutionContext) -> int | None:
+        """The tightest depth limit: this runtime's, or one inherited from the caller."""
+        limits = [m for m in (self.max_depth, ctx.max_depth) if m is not None]
+        return min(limits) if limits else None
+
+    def _take(self, ctx: ExecutionContext) -> SpawnCounter | None:
+        """Count the run against this runtime's cap and every inherited allowance; the
+        exhausted counter (nothing counted) if any refuses."""
+        counters = (self.counter, *ctx.spawn_counters)
+        for counter in counters:
+            remaining = counter.remaining
+            if remaining is not None and remaining < 1:
+                return counter
+        for counter in counters:
+            counter.take()
+        return None
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
         """Check, count, continue."""
@@ -48,17 +51,17 @@ class DepthLimitMiddleware:
                 f"spawning {name!r} would re-enter an ancestor ({chain}); the child was not run",
                 details={"chain": [*ctx.ancestors, name]},
             )
-        elif self.max_depth is not None and ctx.depth > self.max_depth:
+        elif (limit := self._limit(ctx)) is not None and ctx.depth > limit:
             error = DepthLimitError(
                 f"spawn depth {ctx.depth} for agent {name!r} exceeds max_spawn_depth="
-                f"{self.max_depth}; raise RuntimeOptions(max_spawn_depth=...) or flatten the tree",
-                details={"depth": ctx.depth, "max_depth": self.max_depth},
+                f"{limit}; raise RuntimeOptions(max_spawn_depth=...) or flatten the tree",
+                details={"depth": ctx.depth, "max_depth": limit},
             )
-        elif not self.counter.take():
+        elif (exhausted := self._take(ctx)) is not None:
             error = SpawnCapError(
-                f"runtime-wide spawn cap max_total_spawns={self.counter.cap} exhausted; agent "
+                f"runtime-wide spawn cap max_total_spawns={exhausted.cap} exhausted; agent "
                 f"{name!r} was not run",
-                details={"cap": self.counter.cap},
+                details={"cap": exhausted.cap},
             )
         if error is not None:
             if ctx.runtime is not None:

@@ -17,13 +17,24 @@ __all__ = ["ObservabilityMiddleware"]
 
 
 class ObservabilityMiddleware:
-    """Emits AGENT_SPAWNED / AGENT_COMPLETED / AGENT_FAILED and records the run."""
+    """Emits AGENT_SPAWNED / AGENT_COMPLETED / AGENT_FAILED and records the run.
+
+    Args:
+        record: write the run's record to the runtime's run store (a worker executing a
+            delivered task does not: the caller records the run).
+    """
+
+    def __init__(self, *, record: bool = True) -> None:
+        self.record = record
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
         """Frame the run with events and run-store records."""
         runtime = ctx.runtime
+        if runtime is None:
+            return await call_next(ctx)
         started = time.perf_counter()
-        store = runtime.stores.runs if runtime.stores is not None else None
+        stores = runtime.stores if self.record else None
+        store = stores.runs if stores is not None else None
         record: RunRecord | None = None
         if store is not None:
             record = RunRecord(
@@ -64,7 +75,7 @@ class ObservabilityMiddleware:
                 await store.put(record)
             raise
         duration = (time.perf_counter() - started) * 1000
-        ctx.extra["duration_ms"] = duration
+        ctx.duration_ms = duration
         await runtime.emit_for(
             ctx,
             EventType.AGENT_COMPLETED,

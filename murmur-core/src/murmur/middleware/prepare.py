@@ -43,6 +43,11 @@ class PrepareMiddleware:
         ctx.input = value
         passer = agent.context_passer
         if isinstance(passer, str):
+            if ctx.runtime is None:
+                raise ContextError(
+                    f"agent {agent.name!r} names context passer {passer!r}, which needs a "
+                    "runtime to resolve it; run the agent through AgentRuntime"
+                )
             passer = ctx.runtime.context_passer(passer)
         ctx.message_history = await _prepare_context(passer, ctx)
         return await call_next(ctx)
@@ -81,8 +86,9 @@ def _errors(exc: ValidationError) -> str:
     )
 
 
-def validate_output(ctx: ExecutionContext, output: Any) -> Any:
-    """Coerce a backend's output into the agent's output_type, then apply post_process."""
+def validate_output(ctx: ExecutionContext, output: Any, *, post_process: bool = True) -> Any:
+    """Coerce a backend's output into the agent's output_type, then apply `post_process`
+    (unless `post_process=False`: a worker leaves it to the caller, where it runs once)."""
     agent = ctx.agent
     output_type = agent.output_type
     if (
@@ -101,6 +107,7 @@ def validate_output(ctx: ExecutionContext, output: Any) -> Any:
                 f"{_errors(exc)}",
                 code="output_invalid",
             ) from None
-    for hook in agent.post_process:
-        output = _call_hook(hook, output, agent.name, "post_process")
+    if post_process:
+        for hook in agent.post_process:
+            output = _call_hook(hook, output, agent.name, "post_process")
     return output

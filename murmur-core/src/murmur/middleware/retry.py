@@ -6,11 +6,11 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from murmur.core.errors import MurmurError
-from murmur.events import EventType
+from murmur.events._model import EventType
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
 
 __all__ = ["RetryMiddleware", "is_transient"]

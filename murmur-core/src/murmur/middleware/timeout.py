@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from murmur.core.errors import BudgetExceededError
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
 
 __all__ = ["TimeoutMiddleware"]
@@ -23,9 +23,9 @@ class TimeoutMiddleware:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Run the attempt under a deadline (also recorded in `ctx.extra["deadline"]`, wall
-        clock, so a broker backend can put it in the task envelope)."""
-        ctx.extra["deadline"] = time.time() + self.timeout_seconds
+        """Run the attempt under a deadline (also recorded in `ctx.deadline`, wall clock, so
+        a broker backend can put it in the task envelope)."""
+        ctx.deadline = time.time() + self.timeout_seconds
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 return await call_next(ctx)

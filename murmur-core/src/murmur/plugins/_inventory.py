@@ -12,6 +12,7 @@ import importlib.metadata
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from murmur import hookspecs
 from murmur.plugins._compat import (
     _parse_requirement,
     installed_kernel_version,
@@ -25,6 +26,7 @@ from murmur.plugins._discovery import (
     PluginIndex,
     canonical_name,
 )
+from murmur.plugins.host import plugin_object, plugin_problems
 
 __all__ = ["PluginReport", "PluginStatus", "inventory"]
 
@@ -190,9 +192,6 @@ def _check(ep: EntryPointInfo, index: PluginIndex) -> list[str]:
 def _hook_names(loaded: object, index: PluginIndex) -> list[str]:
     """Register a plugin with a scratch manager, as the host would; return its hook names."""
     import pluggy
-
-    from murmur import hookspecs
-    from murmur.plugins.host import plugin_object, plugin_problems
 
     pm = pluggy.PluginManager("murmur")
     pm.add_hookspecs(hookspecs)

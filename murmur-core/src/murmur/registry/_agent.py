@@ -8,13 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from murmur.agent import Agent
-from murmur.context import (
-    FullContextPasser,
-    NullContextPasser,
-    SelectiveContextPasser,
-    SummaryContextPasser,
-)
+from murmur.context_passer import FullContextPasser, NullContextPasser
 from murmur.core.errors import MurmurError, SpecValidationError
+from murmur.plugins._discovery import PluginIndex
 from murmur.plugins.host import PluginHost
 from murmur.registry._paths import import_model, import_object, object_path
 from murmur.registry._yaml import (
@@ -69,14 +65,14 @@ _MODEL_SETTINGS = {
 }
 
 # Stateless passers become instances (so the default agent round-trips exactly); the
-# others stay names, resolved once per runtime so their caches are shared.
+# others stay names, resolved once per runtime (through the plugin host: they run agents,
+# a layer above this one) so their caches are shared.
 _PASSER_INSTANCES = {"null": NullContextPasser, "full": FullContextPasser}
-_PASSER_NAMES = {"summary": SummaryContextPasser, "selective": SelectiveContextPasser}
+_PASSER_NAMES = frozenset({"summary", "selective"})
 
 
 @functools.cache
 def _installed_passers() -> frozenset[str]:
-    from murmur.plugins._discovery import PluginIndex
 
     try:
         return frozenset(PluginIndex.scan().names("murmur.context_passers"))
@@ -213,8 +209,9 @@ def _passer_name(passer: Any, owner: str) -> str:
     if isinstance(passer, str):
         return passer
     name = getattr(passer, "name", None)
-    default = {**_PASSER_INSTANCES, **_PASSER_NAMES}.get(name or "")
-    if default is not None and passer == default():
+    if name in _PASSER_INSTANCES and passer == _PASSER_INSTANCES[name]():
+        return str(name)
+    if name in _PASSER_NAMES and passer == PluginHost().resolve_context_passer(name):
         return str(name)
     raise SpecValidationError(
         f"{owner} cannot be written as YAML: its context_passer {passer!r} has custom "

@@ -24,7 +24,8 @@ from typing import Any
 
 from murmur.agent import Agent
 from murmur.core.errors import MurmurError, SpecValidationError
-from murmur.groups import AgentGroup, Edge
+from murmur.groups._edge import Edge
+from murmur.groups._group import AgentGroup
 from murmur.registry._paths import import_object, object_path
 from murmur.registry._yaml import (
     SPEC_VERSION,

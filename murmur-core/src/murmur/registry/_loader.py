@@ -10,7 +10,7 @@ from typing import Any
 
 from murmur.agent import Agent
 from murmur.core.errors import MurmurError, RegistryError, SpecValidationError
-from murmur.groups import AgentGroup
+from murmur.groups._group import AgentGroup
 from murmur.registry._agent import agent_from_dict
 from murmur.registry._group import group_from_dict
 from murmur.registry._yaml import parse_yaml, read_spec_file
@@ -60,6 +60,31 @@ class Registry:
         self._claim(group.name, source)
         self.groups[group.name] = group
 
+    def register_agent(self, agent: Agent[Any], *, replace: bool = False) -> Agent[Any]:
+        """Register `agent` under its name (a runtime's registry); the same agent again is
+        a no-op.
+
+        Raises:
+            RegistryError: another agent has that name and `replace` is False.
+        """
+        existing = self.agents.get(agent.name)
+        if existing is not None and existing is not agent and not replace:
+            raise RegistryError(
+                f"an agent named {agent.name!r} is already registered; pass replace=True"
+            )
+        self.agents[agent.name] = agent
+        return agent
+
+    def register_group(self, group: AgentGroup, *, replace: bool = False) -> AgentGroup:
+        """Register `group` under its name (same rule as `register_agent`)."""
+        existing = self.groups.get(group.name)
+        if existing is not None and existing is not group and not replace:
+            raise RegistryError(
+                f"a group named {group.name!r} is already registered; pass replace=True"
+            )
+        self.groups[group.name] = group
+        return group
+
     def _claim(self, name: str, source: str | None) -> None:
         if name in self.agents or name in self.groups:
             where = self.sources.get(name, "elsewhere")
@@ -68,21 +93,33 @@ class Registry:
             self.sources[name] = source
 
     def agent(self, name: str) -> Agent[Any]:
-        """A loaded agent by name."""
+        """A registered or loaded agent by name.
+
+        Raises:
+            RegistryError: no agent has that name (the message lists those that do).
+        """
         try:
             return self.agents[name]
         except KeyError:
+            known = ", ".join(sorted(self.agents)) or "none"
             raise RegistryError(
-                f"no agent spec named {name!r} (loaded: {', '.join(sorted(self.agents)) or 'none'})"
+                f"no agent named {name!r} is registered (registered: {known}); call "
+                "runtime.register(agent) or load a YAML spec directory (runtime.load_specs)"
             ) from None
 
     def group(self, name: str) -> AgentGroup:
-        """A loaded group by name."""
+        """A registered or loaded group by name.
+
+        Raises:
+            RegistryError: no group has that name (the message lists those that do).
+        """
         try:
             return self.groups[name]
         except KeyError:
+            known = ", ".join(sorted(self.groups)) or "none"
             raise RegistryError(
-                f"no group spec named {name!r} (loaded: {', '.join(sorted(self.groups)) or 'none'})"
+                f"no group named {name!r} is loaded (loaded: {known}); pass an AgentGroup, or "
+                "call runtime.register_group(group) or runtime.load_specs(path) first"
             ) from None
 
     def __contains__(self, name: object) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from murmur.core.errors import RegistryError
-from murmur.events import EventType, RuntimeEvent
+from murmur.events._model import EventType, RuntimeEvent
 
 __all__ = [
     "EventQuery",

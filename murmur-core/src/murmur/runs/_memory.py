@@ -7,18 +7,19 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from murmur.events import RuntimeEvent
+from murmur.events._model import RuntimeEvent
 from murmur.runs._base import (
     EventQuery,
     EventStore,
     RunRecord,
     RunStatus,
     RunStore,
+    Stores,
     encode_event,
     encode_record,
 )
 
-__all__ = ["InMemoryEventStore", "InMemoryRunStore"]
+__all__ = ["InMemoryEventStore", "InMemoryRunStore", "memory_store_factory"]
 
 
 class InMemoryRunStore(RunStore):
@@ -110,3 +111,8 @@ class InMemoryEventStore(EventStore):
     async def children_events(self, parent_trace_ids: Sequence[str]) -> list[RuntimeEvent]:
         """Indexed by parent trace id."""
         return [e for p in parent_trace_ids for e in self._by_parent.get(p, [])]
+
+
+def memory_store_factory(url: str = "memory://") -> Stores:
+    """Entry point `murmur.stores:memory`."""
+    return Stores(runs=InMemoryRunStore(), events=InMemoryEventStore())

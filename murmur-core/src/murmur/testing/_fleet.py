@@ -50,11 +50,18 @@ class Fleet:
         tools: dict[str, Callable[..., Any]] | None = None,
         concurrency: int = 16,
         reclaim_min_idle_ms: int | None = None,
+        chained: bool = False,
         **options: Any,
     ) -> Worker:
-        """A started in-process worker running `agents` (its events: `events[consumer_id]`)."""
+        """A started in-process worker running `agents` (its events: `events[consumer_id]`).
+
+        With `chained=True` its runtime is on the broker too: the runs its tasks spawn go
+        to the fleet (a spawn tree across workers) instead of running in this worker.
+        """
         events = CollectingEventEmitter()
-        runtime = AgentRuntime(event_emitter=events)
+        runtime = AgentRuntime(event_emitter=events, broker=self.url if chained else None)
+        if chained:
+            self._runtimes.append(runtime)
         for name, fn in (tools or {}).items():
             runtime.tools.register(name, fn)
         worker = Worker(
@@ -432,3 +439,102 @@ class BrokerBackendContract(BackendContract):
         await eventually(lambda: worker.stats.rejected == 3, self.settle_s, "3 rejections")
         assert worker.stats.rejected_reasons == {"bad_signature": 3}
         assert probe.calls == 0
+
+    # -- limits across broker hops ----------------------------------------------------
+
+    async def _spawn_chain(
+        self, fleet: Fleet, chain: Sequence[str], options: RuntimeOptions
+    ) -> tuple[Any, list[tuple[str, int]], list[str], Probe]:
+        """Run `chain[0]`, each agent spawning the next through a tool, every level on a
+        worker whose runtime sends its children to the fleet. Returns the top result, the
+        (agent, depth) of each spawning run, the error codes spawns were refused with, and
+        the probe of the leaf agent."""
+        from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+        from pydantic_ai.models.function import FunctionModel
+
+        from murmur.execution import current_context
+
+        spawned: list[tuple[str, int]] = []
+        refused: list[str] = []
+        leaf = Probe()
+        agents: dict[str, Agent[Any]] = {}
+
+        def spawner(child: str) -> Any:
+            def respond(messages: list[Any], info: Any) -> Any:
+                returns = [
+                    p
+                    for m in messages
+                    for p in getattr(m, "parts", [])
+                    if getattr(p, "part_kind", None) == "tool-return"
+                ]
+                if returns:
+                    return ModelResponse(parts=[TextPart(f"done:{returns[-1].content}")])
+                return ModelResponse(parts=[ToolCallPart("spawn", {"name": child})])
+
+            return FunctionModel(respond)
+
+        names = list(chain)
+        for index, name in enumerate(names):
+            if name in agents:
+                continue
+            nxt = names[index + 1] if index + 1 < len(names) else None
+            model = spawner(nxt) if nxt is not None else leaf.model()
+            tools = ["spawn"] if nxt is not None else []
+            agents[name] = Agent(name=name, model=model, tools=tools)
+        worker = await fleet.worker(list(agents.values()), chained=True, concurrency=8)
+
+        async def spawn(name: str) -> str:
+            ctx = current_context()
+            assert ctx is not None
+            spawned.append((ctx.agent.name, ctx.depth))
+            result = await worker.runtime.run(agents[name], TaskSpec(input=f"from {name}"))
+            if result.error is not None:
+                refused.append(result.error.code)
+                return f"refused:{result.error.code}"
+            return str(result.output)
+
+        worker.runtime.tools.register("spawn", spawn)
+        runtime = await fleet.runtime(options=options)
+        result = await runtime.run(agents[names[0]], "go")
+        return result, spawned, refused, leaf
+
+    async def test_spawn_depth_holds_across_broker_hops(self, fleet: Fleet) -> None:
+        """A three-level chain, every level on a worker: the caller's max_spawn_depth holds
+        there (the depth does not restart at 0 on a worker), so the third level is refused."""
+        result, spawned, refused, leaf = await self._spawn_chain(
+            fleet, ["lvl0", "lvl1", "lvl2"], RuntimeOptions(max_spawn_depth=1)
+        )
+        assert result.is_ok(), result.error
+        assert spawned == [("lvl0", 0), ("lvl1", 1)]
+        assert refused == ["depth_limit"]
+        assert leaf.calls == 0
+
+    async def test_spawn_depth_allows_the_whole_chain_within_the_limit(self, fleet: Fleet) -> None:
+        """The same chain under max_spawn_depth=2 runs all three levels, at depths 0, 1, 2."""
+        result, spawned, refused, leaf = await self._spawn_chain(
+            fleet, ["deep0", "deep1", "deep2"], RuntimeOptions(max_spawn_depth=2)
+        )
+        assert result.is_ok(), result.error
+        assert spawned == [("deep0", 0), ("deep1", 1)]
+        assert (refused, leaf.calls) == ([], 1)
+        assert result.output == "done:done:echo:from deep2"
+
+    async def test_spawn_cycles_are_caught_across_broker_hops(self, fleet: Fleet) -> None:
+        """a -> b -> a, each on a worker: the ancestors travel in the envelope, so the
+        worker refuses re-entering `a`."""
+        result, spawned, refused, _ = await self._spawn_chain(
+            fleet, ["cyc_a", "cyc_b", "cyc_a"], RuntimeOptions()
+        )
+        assert result.is_ok(), result.error
+        assert spawned == [("cyc_a", 0), ("cyc_b", 1)]
+        assert refused == ["spawn_cycle"]
+
+    async def test_spawn_cap_holds_across_broker_hops(self, fleet: Fleet) -> None:
+        """The caller's max_total_spawns=2 allows the first two levels and refuses the third,
+        though the worker's own runtime has no cap."""
+        result, spawned, refused, leaf = await self._spawn_chain(
+            fleet, ["cap0", "cap1", "cap2"], RuntimeOptions(max_total_spawns=2)
+        )
+        assert result.is_ok(), result.error
+        assert spawned == [("cap0", 0), ("cap1", 1)]
+        assert (refused, leaf.calls) == (["spawn_cap"], 0)

@@ -3,8 +3,9 @@
 A plugin's test subclasses the scenario and provides a `broker` fixture: a `PrivateBroker`,
 a server of its own on a spare port that the scenario stops and starts again (same port,
 same data directory). The scenario starts 2 `murmur worker start` processes running the
-`doubler` agent of this module, drives a sustained load from one caller runtime (single runs
-and gathers), restarts the broker mid-load and checks what the broker promises:
+`doubler` agent of `murmur.testing.fleet_processes`, drives a sustained load from one
+caller runtime (single runs and gathers), restarts the broker mid-load and checks what the
+broker promises:
 
 - `durable = True` (NATS JetStream, RabbitMQ quorum queues): every run returns its correct,
   typed result, and each task's result reaches the caller once (`JobBackend` counts and
@@ -20,13 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
-import sys
 import time
-import uuid
 from abc import ABC, abstractmethod
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -35,14 +33,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import BaseModel
-from pydantic_ai.messages import ModelResponse, ToolCallPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from murmur.agent import Agent
 from murmur.core.errors import MurmurError
 from murmur.events import NullEventEmitter
 from murmur.runtime import AgentRuntime, RuntimeOptions
+from murmur.testing._processes import Doubled, Number, WorkerProcesses, agents, doubler
 from murmur.types import AgentResult, TaskSpec
 
 __all__ = [
@@ -55,36 +50,6 @@ __all__ = [
     "free_port",
     "require_executable",
 ]
-
-
-class Number(BaseModel):
-    """The task input."""
-
-    n: int
-
-
-class Doubled(BaseModel):
-    """The task output: the input doubled, and the worker process that did it."""
-
-    n: int
-    doubled: int
-    pid: int
-
-
-async def _double(messages: list[Any], info: AgentInfo) -> ModelResponse:
-    number = Number.model_validate_json(str(messages[-1].parts[-1].content))
-    await asyncio.sleep(float(os.environ.get("MURMUR_TEST_DELAY_S", "0.02")))
-    args = {"n": number.n, "doubled": number.n * 2, "pid": os.getpid()}
-    return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, json.dumps(args))])
-
-
-agents = [
-    Agent(name="doubler", model=FunctionModel(_double), input_type=Number, output_type=Doubled)
-]
-"""What the scenario's worker processes run (`--app murmur.testing._restart:agents`)."""
-
-# The caller's view of the agent: same name and types; the model runs on the workers.
-_doubler = Agent(name="doubler", model="test", input_type=Number, output_type=Doubled)
 
 
 def require_executable(name: str, *candidates: str) -> str:
@@ -299,37 +264,16 @@ class BrokerRestartScenario:
     @pytest.fixture
     async def workers(self, broker: PrivateBroker, tmp_path: Path) -> AsyncIterator[list[Process]]:
         """2 `murmur worker start` processes on the broker, stopped after the test."""
-        procs: list[Process] = []
-        env = {**os.environ, "MURMUR_TEST_DELAY_S": "0.02"}
+        processes = WorkerProcesses(broker.url, tmp_path, env={"MURMUR_TEST_DELAY_S": "0.02"})
         for _ in range(2):
-            consumer_id = f"restart-{uuid.uuid4().hex[:8]}"
-            command = [
-                sys.executable, "-c", "from murmur.cli import main; main()",
-                "worker", "start", "--agents", "doubler",
-                "--app", "murmur.testing._restart:agents", "--broker", broker.url,
-                "--concurrency", str(self.concurrency), "--consumer-id", consumer_id,
+            await processes.start(
+                "--concurrency", str(self.concurrency),
                 "--reclaim-min-idle-ms", str(self.reclaim_min_idle_ms),
                 "--heartbeat-interval", "1", "--stop-timeout", "5", "--no-log-events",
-            ]  # fmt: skip
-            fd = os.open(tmp_path / f"{consumer_id}.log", os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        *command, env=env, stdout=fd, stderr=asyncio.subprocess.STDOUT
-                    )
-                )
-            finally:
-                os.close(fd)
-        yield procs
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+                prefix="restart",
+            )  # fmt: skip
+        yield processes.processes
+        await processes.aclose()
 
     @pytest.fixture
     async def caller(self, broker: PrivateBroker) -> AsyncIterator[AgentRuntime]:
@@ -430,13 +374,13 @@ class BrokerRestartScenario:
         async def singles() -> None:
             while not load.stop.is_set():
                 n = take()
-                load.results[n] = await runtime.run(_doubler, Number(n=n))
+                load.results[n] = await runtime.run(doubler, Number(n=n))
 
         async def gathers() -> None:
             while not load.stop.is_set():
                 ns = [take() for _ in range(self.gather_width)]
                 tasks = [TaskSpec(input=Number(n=n)) for n in ns]
-                got = await runtime.gather(_doubler, tasks, max_concurrency=self.gather_width)
+                got = await runtime.gather(doubler, tasks, max_concurrency=self.gather_width)
                 load.results.update(zip(ns, got, strict=True))
 
         await asyncio.gather(*(singles() for _ in range(self.single_runners)), gathers())
@@ -450,7 +394,7 @@ class BrokerRestartScenario:
                 logs = {p.name: _tail(p) for p in tmp_path.glob("restart-*.log")}  # noqa: ASYNC240
                 pytest.fail(f"workers {pids - seen} did not serve within the bound: {logs}")
             tasks = [TaskSpec(input=Number(n=-1 - i)) for i in range(2 * self.concurrency)]
-            for result in await runtime.gather(_doubler, tasks):
+            for result in await runtime.gather(doubler, tasks):
                 if result.is_ok():
                     seen.add(result.output.pid)
 

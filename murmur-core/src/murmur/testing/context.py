@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from murmur.context import ParentContext
+from murmur.context_passer import ParentContext
 from murmur.types import TaskSpec
 
 __all__ = ["ContextPasserContract"]

@@ -1,9 +1,10 @@
 """The broker seam: a small `Transport` interface that every broker plugin implements, the
-envelopes that travel over it (defined once, here), their HMAC signing, and the in-process
-`memory://` transport.
+envelopes that travel over it (defined once, here: every frame is a model), their HMAC
+signing, the event relay between workers and callers (`BrokerEventBridge`), and the
+in-process `memory://` transport.
 
-`JobBackend` (`murmur.backends`) and `Worker` (`murmur.worker`) are written once against
-`Transport`; a broker plugin supplies only a `Transport` subclass and the entry point
+`JobBackend` (the Execute stage on a broker, also in `murmur.backends`) and `Worker`
+(`murmur.worker`) are written once against `Transport`; a broker plugin supplies only a `Transport` subclass and the entry point
 `transport_backend_factory(MyTransport)`. Every transport passes the contract suite in
 `murmur.testing.transport`.
 """
@@ -24,6 +25,8 @@ from murmur.transport._consumer import BrokerTransport, HeldDeliveryConsumer
 from murmur.transport._envelope import (
     CALLER_LIFECYCLE_EVENTS,
     ENVELOPE_VERSION,
+    CancelFrame,
+    EventFrame,
     ResultEnvelope,
     TaskEnvelope,
     decode_frame,
@@ -31,13 +34,16 @@ from murmur.transport._envelope import (
     new_nonce,
     traceparent_for,
 )
-from murmur.transport._memory import MemoryTransport
-from murmur.transport._replies import ReplyGrace
-from murmur.transport._resolve import (
+from murmur.transport._factory import (
     JOB_BACKEND_OPTIONS,
+    memory_backend_factory,
     resolve_transport,
     transport_backend_factory,
 )
+from murmur.transport._job import JobBackend
+from murmur.transport._memory import MemoryTransport
+from murmur.transport._relay import BrokerEventBridge, TaskRoute, current_route
+from murmur.transport._replies import ReplyGrace
 from murmur.transport._signing import EnvelopeSigner, SigningKeys, canonical, check_freshness
 
 __all__ = [
@@ -45,10 +51,14 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "ENVELOPE_VERSION",
     "JOB_BACKEND_OPTIONS",
+    "BrokerEventBridge",
     "BrokerTransport",
+    "CancelFrame",
     "Delivery",
     "EnvelopeSigner",
+    "EventFrame",
     "HeldDeliveryConsumer",
+    "JobBackend",
     "MemoryTransport",
     "QueueSubscription",
     "ReplyGrace",
@@ -57,11 +67,14 @@ __all__ = [
     "Subscription",
     "TaskConsumer",
     "TaskEnvelope",
+    "TaskRoute",
     "Transport",
     "canonical",
     "check_freshness",
+    "current_route",
     "decode_frame",
     "encode_frame",
+    "memory_backend_factory",
     "new_nonce",
     "redact_url",
     "resolve_transport",

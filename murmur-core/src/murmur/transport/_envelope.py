@@ -22,11 +22,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from murmur.core.errors import SpawnError
-from murmur.events import EventType
+from murmur.events._model import EventType, RuntimeEvent
 
 __all__ = [
     "CALLER_LIFECYCLE_EVENTS",
     "ENVELOPE_VERSION",
+    "CancelFrame",
+    "EventFrame",
     "ResultEnvelope",
     "TaskEnvelope",
     "decode_frame",
@@ -81,6 +83,12 @@ class TaskEnvelope(BaseModel):
             worker drops the task unstarted, or cancels it running, once it passes.
         reply_to: The caller's reply channel.
         remaining_tokens: The token budget left for this run, enforced on the worker.
+        depth: The run's spawn depth on the caller (0: a top-level run).
+        ancestors: The agents on the chain above the run (cycle detection on the worker).
+        max_depth: The caller's `max_spawn_depth`: runs the task spawns on the worker are
+            held to it (None: no limit).
+        remaining_spawns: How many more runs the caller's spawn cap allows; runs the task
+            spawns on the worker are counted against it (None: no cap).
         metadata: The task's free-form metadata.
         timestamp: When the envelope was made (epoch seconds).
         nonce: Random; with `timestamp`, what makes a replay detectable.
@@ -101,6 +109,10 @@ class TaskEnvelope(BaseModel):
     deadline: float | None = None
     reply_to: str
     remaining_tokens: int | None = None
+    depth: int = 0
+    ancestors: list[str] = Field(default_factory=list)
+    max_depth: int | None = None
+    remaining_spawns: int | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     timestamp: float = Field(default_factory=time.time)
     nonce: str = Field(default_factory=new_nonce)
@@ -142,6 +154,44 @@ class ResultEnvelope(BaseModel):
     def body(self) -> dict[str, Any]:
         """The JSON-safe dict form (what is signed and sent)."""
         return self.model_dump(mode="json")
+
+
+class EventFrame(BaseModel):
+    """A worker-side event on its way to a caller (on its reply channel, with the `task_id`
+    it belongs to) or to the fleet (on the fleet event channel, no `task_id`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: str = "event"
+    v: int = ENVELOPE_VERSION
+    event: RuntimeEvent
+    task_id: str | None = None
+    timestamp: float = Field(default_factory=time.time)
+    nonce: str = Field(default_factory=new_nonce)
+    signature: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON-safe dict form (what is signed and sent)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class CancelFrame(BaseModel):
+    """A caller's request, on the fleet event channel, to stop a task it no longer awaits."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: str = "cancel"
+    v: int = ENVELOPE_VERSION
+    task_id: str
+    agent_name: str
+    reply_to: str
+    timestamp: float = Field(default_factory=time.time)
+    nonce: str = Field(default_factory=new_nonce)
+    signature: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON-safe dict form (what is signed and sent)."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 def encode_frame(body: dict[str, Any]) -> bytes:

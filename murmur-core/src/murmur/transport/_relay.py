@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from murmur.events import RuntimeEvent
+from pydantic import ValidationError
+
+from murmur.events._model import RuntimeEvent
 from murmur.transport._envelope import (
     CALLER_LIFECYCLE_EVENTS,
+    EventFrame,
     decode_frame,
     encode_frame,
-    new_nonce,
 )
 from murmur.transport._signing import EnvelopeSigner, SigningKeys
 
 if TYPE_CHECKING:
-    from murmur.events import EventEmitter
+    from murmur.events._emitters import EventEmitter
     from murmur.transport._base import Subscription, Transport
 
 __all__ = ["BrokerEventBridge", "TaskRoute", "current_route"]
@@ -51,6 +52,7 @@ class BrokerEventBridge:
     Args:
         transport: The broker transport (connected by its owner).
         signing_key: HMAC key(s): frames are signed, and received ones must verify.
+        signer: An `EnvelopeSigner` to share with the owner (instead of `signing_key`).
 
     Example:
         ```python
@@ -59,9 +61,15 @@ class BrokerEventBridge:
         ```
     """
 
-    def __init__(self, transport: Transport, *, signing_key: SigningKeys = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        signing_key: SigningKeys = None,
+        signer: EnvelopeSigner | None = None,
+    ) -> None:
         self.transport = transport
-        self.signer = EnvelopeSigner(signing_key)
+        self.signer = signer if signer is not None else EnvelopeSigner(signing_key)
         self.relayed = 0
         self.rejected = 0
         self._subscription: Subscription | None = None
@@ -70,29 +78,26 @@ class BrokerEventBridge:
     # -- worker side: an emitter ------------------------------------------------------
 
     async def emit(self, event: RuntimeEvent) -> None:
-        """Publish one event to its task's caller, or to the fleet channel."""
+        """Publish one event to its task's caller, or to the fleet channel.
+
+        The lifecycle events of the task itself (`CALLER_LIFECYCLE_EVENTS`) stay on the
+        worker: the caller's pipeline emits its own. This is the one place they are
+        filtered."""
         route = current_route.get()
         if (
             route is not None
             and event.task_id == route.task_id
             and event.event_type in CALLER_LIFECYCLE_EVENTS
         ):
-            return  # the caller emits its own copy of this one
-        body: dict[str, Any] = {
-            "kind": "event",
-            "event": event.model_dump(mode="json"),
-            "timestamp": time.time(),
-            "nonce": new_nonce(),
-        }
+            return
+        frame = EventFrame(event=event, task_id=route.task_id if route is not None else None)
+        data = encode_frame(self.signer.sign(frame.body()))
         try:
             async with asyncio.timeout(_PUBLISH_TIMEOUT):
                 if route is None:
-                    await self.transport.publish_event(encode_frame(self.signer.sign(body)))
+                    await self.transport.publish_event(data)
                 else:
-                    body["task_id"] = route.task_id
-                    await self.transport.publish_result(
-                        route.reply_to, encode_frame(self.signer.sign(body))
-                    )
+                    await self.transport.publish_result(route.reply_to, data)
         except (TimeoutError, OSError, ConnectionError):
             return  # events are best effort; the run goes on
         self.relayed += 1
@@ -119,12 +124,12 @@ class BrokerEventBridge:
                 self.rejected += 1
                 continue
             try:
-                event = RuntimeEvent.model_validate(body.get("event") or {})
-            except ValueError:
+                frame = EventFrame.model_validate(body)
+            except ValidationError:
                 self.rejected += 1
                 continue
             with contextlib.suppress(Exception):
-                await target.emit(event)
+                await target.emit(frame.event)
 
     async def aclose(self) -> None:
         """Stop forwarding (the transport stays open: its owner closes it)."""

@@ -11,7 +11,7 @@ await worker.start()
 
 from __future__ import annotations
 
-from murmur.worker._bridge import BrokerEventBridge, TaskRoute, current_route
+from murmur.transport._relay import BrokerEventBridge, TaskRoute, current_route
 from murmur.worker._support import WorkerStats, default_consumer_id
 from murmur.worker._worker import Worker
 

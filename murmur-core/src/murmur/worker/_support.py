@@ -30,13 +30,13 @@ __all__ = [
     "claim_nonce",
     "default_consumer_id",
     "result_frame",
-    "worker_copy",
 ]
 
 log = structlog.get_logger("murmur.worker")
 
 _OP_TIMEOUT = 10.0
 _MAX_ID = 256
+_MAX_ANCESTORS = 1024
 
 
 def default_consumer_id() -> str:
@@ -139,6 +139,10 @@ def _sane(envelope: TaskEnvelope) -> bool:
         and 0 < len(envelope.nonce) <= _MAX_ID
         and envelope.attempt >= 1
         and (envelope.remaining_tokens is None or envelope.remaining_tokens >= 0)
+        and envelope.depth >= 0
+        and (envelope.max_depth is None or envelope.max_depth >= 0)
+        and (envelope.remaining_spawns is None or envelope.remaining_spawns >= 0)
+        and len(envelope.ancestors) <= _MAX_ANCESTORS
         and math.isfinite(envelope.timestamp)
         and (envelope.deadline is None or math.isfinite(envelope.deadline))
     )
@@ -240,11 +244,3 @@ def agent_map(agents: Mapping[str, Agent[Any]] | Iterable[Agent[Any]]) -> dict[s
                 "by agent name, so register it under its own name"
             )
     return out
-
-
-def worker_copy(agent: Agent[Any]) -> Agent[Any]:
-    """The agent as the worker runs it: input validation, pre_process and post_process run
-    once, on the caller; the worker runs the model with its tools on the input it is given."""
-    if agent.input_type is None and not agent.pre_process and not agent.post_process:
-        return agent
-    return agent.model_copy(update={"input_type": None, "pre_process": (), "post_process": ()})

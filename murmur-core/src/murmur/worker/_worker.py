@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from murmur._pipeline import dump_value
 from murmur.agent import Agent
 from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
-from murmur.events import EventEmitter, EventType, LogEventEmitter, MultiEventEmitter, RuntimeEvent
+from murmur.core.json import dump_value
+from murmur.events._emitters import EventEmitter, LogEventEmitter
+from murmur.events._model import EventType, RuntimeEvent
+from murmur.plugins.host import PluginHost
+from murmur.runtime import AgentRuntime
 from murmur.transport._envelope import TaskEnvelope, decode_frame
-from murmur.transport._resolve import resolve_transport
+from murmur.transport._factory import resolve_transport
+from murmur.transport._relay import BrokerEventBridge, TaskRoute, current_route
 from murmur.transport._signing import EnvelopeSigner, SigningKeys
-from murmur.types import TaskSpec
-from murmur.worker._bridge import BrokerEventBridge, TaskRoute, current_route
 from murmur.worker._slots import Slots
 from murmur.worker._support import (
     InFlight,
@@ -39,11 +41,9 @@ from murmur.worker._support import (
     claim_nonce,
     default_consumer_id,
     result_frame,
-    worker_copy,
 )
 
 if TYPE_CHECKING:
-    from murmur.runtime import AgentRuntime
     from murmur.transport._base import Delivery, Subscription, TaskConsumer, Transport
 
 __all__ = ["Worker", "WorkerStats", "default_consumer_id"]
@@ -131,8 +131,6 @@ class Worker:
         if not self.agents:
             raise RegistryError("a Worker needs at least one agent (agents={'name': agent})")
         if plugins is None and isinstance(broker, str):
-            from murmur.plugins import PluginHost
-
             plugins = PluginHost()
         self.plugins = plugins
         self.transport = resolve_transport(broker, plugins=plugins)
@@ -145,20 +143,18 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.stop_timeout = stop_timeout
         self.stats = WorkerStats()
-        self.bridge = BrokerEventBridge(self.transport, signing_key=signing_key)
+        self.bridge = BrokerEventBridge(self.transport, signer=self.signer)
         if runtime is None:
-            from murmur.runtime import AgentRuntime
-
             runtime = AgentRuntime(event_emitter=event_emitter or LogEventEmitter())
-        runtime.event_emitter = MultiEventEmitter([runtime.event_emitter, self.bridge])
+        runtime.add_emitter(self.bridge)
         self.runtime = runtime
         self._hooks: dict[str, list[Hook]] = {"start": [], "complete": [], "error": []}
-        self._runnable = {name: worker_copy(agent) for name, agent in self.agents.items()}
         self._slots = Slots(concurrency)
         self._inflight: dict[str, InFlight] = {}
         self._held: dict[int, tuple[TaskConsumer, Delivery]] = {}
         self._consumers: dict[str, TaskConsumer] = {}
-        self._loops: list[asyncio.Task[Any]] = []
+        self._receivers: list[asyncio.Task[Any]] = []
+        self._services: list[asyncio.Task[Any]] = []
         self._handlers: set[asyncio.Task[Any]] = set()
         self._events: Subscription | None = None
         self._stopping = asyncio.Event()
@@ -210,7 +206,7 @@ class Worker:
         self._stopping.clear()
         self._stopped.clear()
         self._slots = Slots(self.concurrency)
-        self._loops = []
+        self._receivers, self._services = [], []
         try:
             await self._open()
             self._ready.set()
@@ -241,11 +237,11 @@ class Worker:
                 self._events = await self.transport.subscribe_events()
         except (TimeoutError, OSError) as exc:  # a transport that did not say it itself
             raise self.transport.unreachable(exc) from exc
-        self._loops = [
+        self._receivers = [
             asyncio.create_task(self._receive_loop(name, c), name=f"murmur-receive-{name}")
             for name, c in self._consumers.items()
         ]
-        self._loops += [
+        self._services = [
             asyncio.create_task(self._touch_loop(), name="murmur-touch"),
             asyncio.create_task(self._heartbeat_loop(), name="murmur-heartbeat"),
             asyncio.create_task(self._control_loop(self._events), name="murmur-control"),
@@ -257,7 +253,7 @@ class Worker:
     async def _shutdown(self) -> None:
         self._stopping.set()
         self._slots.wake_all()
-        receivers, others = self._loops[: len(self._consumers)], self._loops[len(self._consumers) :]
+        receivers, others = self._receivers, self._services
         if receivers:  # a receive in progress may hold messages: let it return
             _, late = await asyncio.wait(receivers, timeout=_POLL_S * 2 + 1)
             for task in late:
@@ -502,25 +498,11 @@ class Worker:
         """Run the task on the local runtime: its output, or the typed error the caller gets.
         Never raises but to cancel: a task that crashed its worker is a failed result, not a
         delivery left un-acked to crash the next worker."""
-        from murmur._budget import TokenBudget
-
         try:
-            budget = None
-            if envelope.remaining_tokens is not None:
-                budget = TokenBudget(limit=envelope.remaining_tokens, name="caller")
-            spec = TaskSpec(
-                input=envelope.input,
-                id=envelope.task_id,
-                trace_id=envelope.trace_id,
-                parent_trace_id=envelope.parent_trace_id,
-                token_budget=budget,
-                metadata={**envelope.metadata, "attempt": envelope.attempt},
-            )
             timeout = None if envelope.deadline is None else envelope.deadline - time.time()
-            ctx = self.runtime.context_for(self._runnable[envelope.agent_name], spec)
-            ctx.traceparent = envelope.traceparent  # the caller's span: one trace
+            ctx = self.runtime.delivered_context(self.agents[envelope.agent_name], envelope)
             async with asyncio.timeout(timeout):
-                result = await self.runtime.execute_context(ctx)
+                result = await self.runtime.execute_delivered(ctx)
             metadata = result.metadata.to_dict()
             if result.error is not None:
                 return None, result.error, metadata
@@ -605,7 +587,7 @@ class Worker:
             await self.runtime.emit(event)
 
     def _notify_plugins(self, hook: str) -> None:
-        host = self.plugins if self.plugins is not None else getattr(self.runtime, "_host", None)
+        host = self.plugins if self.plugins is not None else self.runtime.plugin_host
         if host is not None:
             getattr(host, hook)(self)
 

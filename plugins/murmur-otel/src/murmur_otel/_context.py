@@ -16,8 +16,7 @@ from murmur_otel._origin import Origin
 from murmur_otel._spans import SPANS
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution import ExecutionContext, ExecutionOutcome
     from murmur.middleware import Next
 
 __all__ = ["OTelContextMiddleware"]

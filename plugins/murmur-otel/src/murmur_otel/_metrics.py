@@ -25,7 +25,7 @@ from murmur_otel._tally import Tally
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
 
-    from murmur.core.context import ExecutionContext
+    from murmur.execution import ExecutionContext
 
 __all__ = ["OTelMetricsEmitter", "pydantic_ai_instrumented"]
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from murmur.core.context import current_context
 from murmur.events import EventType
+from murmur.execution import current_context
 
 if TYPE_CHECKING:
-    from murmur.core.context import ExecutionContext
     from murmur.events import RuntimeEvent
+    from murmur.execution import ExecutionContext
 
 __all__ = ["Origin", "origin_of"]
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-    from murmur.core.context import ExecutionContext
+    from murmur.execution import ExecutionContext
 
 __all__ = ["OTelTraceEmitter"]
 
@@ -261,7 +261,7 @@ class OTelTraceEmitter:
     # -- group runs -------------------------------------------------------------------
 
     def _group_started(self, event: RuntimeEvent) -> None:
-        from murmur.core.context import current_context
+        from murmur.execution import current_context
 
         group = str(event.payload.get("group") or event.agent_name or "group")
         parent: Context | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from murmur.tools._registry import ToolRegistry
+from murmur.tooling._registry import ToolRegistry
 
 __all__ = ["ToolProvider"]
 

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
+    from murmur.execution._context import ExecutionContext
+    from murmur.execution._outcome import ExecutionOutcome
 
 __all__ = ["Backend"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, overload
@@ -24,11 +23,6 @@ class RegisteredTool:
     function: Callable[..., Any]
     read_only: bool = False
     description: str | None = None
-
-    @property
-    def is_async(self) -> bool:
-        """True for `async def` tools."""
-        return inspect.iscoroutinefunction(self.function)
 
 
 class ToolRegistry:

@@ -13,36 +13,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from murmur.backends._base import Backend
 from murmur.core.errors import BudgetExceededError, MurmurError, SpawnError, error_from_dict
-from murmur.events import RuntimeEvent
+from murmur.core.ids import new_id
+from murmur.core.json import dump_value, wire_input
+from murmur.events._model import RuntimeEvent
+from murmur.execution._backend import Backend
+from murmur.execution._context import ExecutionContext, RuntimeProtocol
+from murmur.execution._outcome import ExecutionOutcome
 from murmur.transport._base import redact_text
 from murmur.transport._envelope import (
-    CALLER_LIFECYCLE_EVENTS,
+    CancelFrame,
+    EventFrame,
     ResultEnvelope,
     TaskEnvelope,
     decode_frame,
     encode_frame,
-    new_nonce,
     traceparent_for,
 )
+from murmur.transport._relay import BrokerEventBridge
 from murmur.transport._signing import EnvelopeSigner, SigningKeys
-from murmur.types import new_id
 
 if TYPE_CHECKING:
-    from murmur.backends._pydantic_ai import ExecutionOutcome
-    from murmur.core.context import ExecutionContext
     from murmur.transport._base import Subscription, Transport
 
-__all__ = ["JobBackend", "wire_input"]
+__all__ = ["JobBackend"]
 
-_SETTLED_MEMORY = 10_000
 _OP_TIMEOUT = 10.0
 _EPOCH_CHECK_S = 1.0
 _PUBLISH_BACKOFF_S = (0.05, 2.0)
@@ -62,34 +62,6 @@ class _Waiting:
     epoch: str | None = None
     """The broker's epoch when the frame was published."""
     deadline: float = 0.0
-
-
-def wire_input(value: Any) -> Any:
-    """A task input as JSON: a pydantic model becomes its JSON string (what a local run would
-    prompt with); str, numbers, bools, None, lists and dicts of those pass through.
-
-    Raises:
-        SpawnError: The value cannot cross a broker (code `"not_serializable"`).
-    """
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, list | tuple):
-        return [
-            wire_input(v) if not isinstance(v, BaseModel) else v.model_dump(mode="json")
-            for v in value
-        ]
-    if isinstance(value, dict):
-        return {
-            str(k): v.model_dump(mode="json") if isinstance(v, BaseModel) else wire_input(v)
-            for k, v in value.items()
-        }
-    raise SpawnError(
-        f"a task input of type {type(value).__name__} cannot be sent over a broker; use a "
-        "str, a JSON-compatible dict/list, or a pydantic model",
-        code="not_serializable",
-    )
 
 
 class JobBackend(Backend):
@@ -137,12 +109,11 @@ class JobBackend(Backend):
             "events": 0,
             "republished": 0,
         }
-        self._runtime: Any = None
+        self._runtime: RuntimeProtocol | None = None
         self._waiting: dict[str, _Waiting] = {}
-        self._settled: OrderedDict[str, None] = OrderedDict()
         self._subscription: Subscription | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._bridge: Any = None
+        self._bridge: BrokerEventBridge | None = None
         self._adapters: dict[Any, TypeAdapter[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -157,7 +128,7 @@ class JobBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------
 
-    async def start(self, runtime: Any) -> None:
+    async def start(self, runtime: RuntimeProtocol | None) -> None:
         """Connect the transport and subscribe to this caller's reply channel."""
         if self._started:
             return
@@ -176,10 +147,7 @@ class JobBackend(Backend):
         self._reader = asyncio.create_task(self._read(self._subscription), name="murmur-replies")
         self._watchdog = asyncio.create_task(self._watch_epoch(), name="murmur-broker-epoch")
         if self.fleet_events and runtime is not None:
-            from murmur.worker import BrokerEventBridge
-
-            self._bridge = BrokerEventBridge(self.transport, signing_key=None)
-            self._bridge.signer = self.signer
+            self._bridge = BrokerEventBridge(self.transport, signer=self.signer)
             await self._bridge.forward_to(runtime)
         self._started = True
 
@@ -222,7 +190,7 @@ class JobBackend(Backend):
         if not self._started:
             await self.start(ctx.runtime)
         task_id = ctx.task.id
-        deadline = ctx.extra.get("deadline") or time.time() + self.default_timeout_s
+        deadline = ctx.deadline or time.time() + self.default_timeout_s
         left = deadline - time.time()
         waiting = self._waiting.get(task_id)
         if waiting is not None and not waiting.future.done():
@@ -231,7 +199,6 @@ class JobBackend(Backend):
             loop = asyncio.get_running_loop()
             waiting = _Waiting(loop.create_future(), ctx.attempt, ctx.agent.name, deadline=deadline)
             self._waiting[task_id] = waiting
-            self._settled.pop(task_id, None)
             try:
                 await self._publish(ctx, waiting, remaining_tokens)
             except BaseException as exc:
@@ -273,8 +240,6 @@ class JobBackend(Backend):
     async def _publish(
         self, ctx: ExecutionContext, waiting: _Waiting, remaining_tokens: int | None
     ) -> None:
-        from murmur._pipeline import dump_value
-
         value = ctx.input if ctx.input is not None else ctx.task.input
         envelope = TaskEnvelope(
             task_id=ctx.task.id,
@@ -287,12 +252,30 @@ class JobBackend(Backend):
             deadline=waiting.deadline,
             reply_to=self.reply_to,
             remaining_tokens=remaining_tokens,
+            depth=ctx.depth,
+            ancestors=list(ctx.ancestors),
+            max_depth=self._depth_limit(ctx),
+            remaining_spawns=self._remaining_spawns(ctx),
             metadata=dump_value(dict(ctx.task.metadata)),
         )
         waiting.data = encode_frame(self.signer.sign(envelope.body()))
         waiting.epoch = self._epoch
         await self._send(ctx.task.id, waiting)
         self.stats["published"] += 1
+
+    def _depth_limit(self, ctx: ExecutionContext) -> int | None:
+        """The caller's spawn-depth limit, carried to the worker."""
+        own = self._runtime.options.max_spawn_depth if self._runtime is not None else None
+        limits = [m for m in (own, ctx.max_depth) if m is not None]
+        return min(limits) if limits else None
+
+    def _remaining_spawns(self, ctx: ExecutionContext) -> int | None:
+        """How many more runs the caller's spawn caps allow, carried to the worker."""
+        counters = [*ctx.spawn_counters]
+        if self._runtime is not None:
+            counters.append(self._runtime.spawns)
+        left = [c.remaining for c in counters if c.remaining is not None]
+        return min(left) if left else None
 
     async def _send(self, task_id: str, waiting: _Waiting) -> None:
         """Publish a task frame; a broker that refuses or cannot be reached is tried again
@@ -393,18 +376,8 @@ class JobBackend(Backend):
             return
         if self._waiting.get(task_id) is waiting:
             del self._waiting[task_id]
-        self._remember(task_id)
-        frame = self.signer.sign(
-            {
-                "kind": "cancel",
-                "task_id": task_id,
-                "agent_name": waiting.agent_name,
-                "reply_to": self.reply_to,
-                "timestamp": time.time(),
-                "nonce": new_nonce(),
-            }
-        )
-        task = asyncio.create_task(self._send_cancel(encode_frame(frame)))
+        frame = CancelFrame(task_id=task_id, agent_name=waiting.agent_name, reply_to=self.reply_to)
+        task = asyncio.create_task(self._send_cancel(encode_frame(self.signer.sign(frame.body()))))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -413,15 +386,7 @@ class JobBackend(Backend):
             async with asyncio.timeout(_OP_TIMEOUT):
                 await self.transport.publish_event(data)
 
-    def _remember(self, task_id: str) -> None:
-        self._settled[task_id] = None
-        self._settled.move_to_end(task_id)
-        while len(self._settled) > _SETTLED_MEMORY:
-            self._settled.popitem(last=False)
-
     def _outcome(self, ctx: ExecutionContext, result: ResultEnvelope) -> ExecutionOutcome:
-        from murmur.backends._pydantic_ai import ExecutionOutcome
-
         meta = result.metadata
         if result.error is not None:
             error = error_from_dict(result.error)
@@ -474,21 +439,19 @@ class JobBackend(Backend):
             return
         kind = body.get("kind")
         if kind == "event":
-            await self._on_event(body)
+            await self._on_event(EventFrame.model_validate(body))
         elif kind == "result":
             self._on_result(ResultEnvelope.model_validate(body))
         else:
             self.stats["rejected"] += 1
 
-    async def _on_event(self, body: dict[str, Any]) -> None:
-        task_id = body.get("task_id")
-        if task_id not in self._waiting or self._runtime is None:
-            return
-        event = RuntimeEvent.model_validate(body.get("event") or {})
-        if event.task_id == task_id and event.event_type in CALLER_LIFECYCLE_EVENTS:
+    async def _on_event(self, frame: EventFrame) -> None:
+        """A worker-side event of a task this caller awaits (the relay already left out the
+        task's own lifecycle events: the caller's pipeline emits those)."""
+        if frame.task_id not in self._waiting or self._runtime is None:
             return
         self.stats["events"] += 1
-        await self._runtime.emit(event)
+        await self._runtime.emit(frame.event)
 
     def _on_result(self, result: ResultEnvelope) -> None:
         waiting = self._waiting.get(result.task_id)
@@ -499,5 +462,4 @@ class JobBackend(Backend):
             return  # a late failure of an earlier attempt; this attempt is still running
         self.stats["results"] += 1
         del self._waiting[result.task_id]
-        self._remember(result.task_id)
         waiting.future.set_result(result)
