@@ -341,8 +341,11 @@ async def _save(store: RunStore, run_id: str, index: int, result: AgentResult[An
 
 
 def batch_error(agent_name: str, results: list[AgentResult[Any]]) -> MurmurError | None:
-    """The error a gather batch ends with: `AllAgentsFailedError` (`all_failed`) when every
-    task failed, `MurmurError` (`partial_failure`) when some did, None when none did."""
+    """The error a gather batch ends with, None when no task failed.
+
+    `AllAgentsFailedError` (`all_failed`) when every task failed, `MurmurError` (`partial_failure`)
+    when some did, None when none did.
+    """
     failed = [r for r in results if not r.is_ok()]
     if not failed:
         return None

@@ -1,5 +1,6 @@
-"""The context-passer base: what a child run may know of its parent, and the two passers
-that need no model (`NullContextPasser`, `FullContextPasser`).
+"""The context-passer base: what a child run may know of its parent.
+
+Also the two passers that need no model (`NullContextPasser`, `FullContextPasser`).
 
 `murmur.context` re-exports these with the model-backed passers (summary, selective).
 """

@@ -1,6 +1,8 @@
-"""Backends: where runs execute. `AsyncBackend` (in-process) is the default; broker
-backends are selected by URL (`AgentRuntime(broker="redis://...")`) through the plugin host
-and are a `JobBackend` over the broker plugin's `Transport`.
+"""Backends: where runs execute.
+
+`AsyncBackend` (in-process) is the default; broker backends are selected by URL
+(`AgentRuntime(broker="redis://...")`) through the plugin host and are a `JobBackend` over the
+broker plugin's `Transport`.
 """
 
 from __future__ import annotations

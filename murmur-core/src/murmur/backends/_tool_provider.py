@@ -1,5 +1,7 @@
-"""`PythonToolProvider`: the runtime's native tools as a tool provider (entry point
-`murmur.tool_providers:python`)."""
+"""`PythonToolProvider`: the runtime's native tools as a tool provider.
+
+Its entry point is `murmur.tool_providers:python`.
+"""
 
 from __future__ import annotations
 

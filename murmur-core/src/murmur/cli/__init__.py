@@ -104,10 +104,12 @@ class LazyCommandGroup(click.Group):
 
 
 def static_short_help(target: str) -> str | None:
-    """The one-line help of the click command `module:function` names, read from the module's
-    source without importing it (nor its package): `short_help=` or `help=` in its
-    `@click.command(...)` / `@click.group(...)` decorator, else the first line of its
-    docstring. None when the source cannot be found or says nothing."""
+    """The one-line help of the click command `module:function` names, read without importing it.
+
+    The help is read from the module's source without importing the module (nor its package):
+    `short_help=` or `help=` in its `@click.command(...)` / `@click.group(...)` decorator, else the
+    first line of its docstring. None when the source cannot be found or says nothing.
+    """
     import ast
     from importlib.machinery import PathFinder
 

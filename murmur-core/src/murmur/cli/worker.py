@@ -1,7 +1,7 @@
-"""`murmur worker start`: run a distributed worker from the command line.
+r"""`murmur worker start`: run a distributed worker from the command line.
 
 ```
-murmur worker start --agents researcher --broker redis://127.0.0.1:6379 --concurrency 20 \\
+murmur worker start --agents researcher --broker redis://127.0.0.1:6379 --concurrency 20 \
     --app myproject.agents:runtime
 murmur worker start --agents researcher,writer --broker nats://127.0.0.1:4222 --specs specs/
 ```
@@ -251,10 +251,12 @@ def start_command(
 
 
 class _StartupLogs:
-    """Holds back what client libraries log through stdlib `logging` while the worker
-    connects (aiormq logs its own copy of a refused connection): a start that fails is
-    one line, ours; once the worker serves, the held records and later ones are printed.
-    Nothing changes when the application configured logging itself."""
+    """Holds back what client libraries log through stdlib `logging` while the worker connects.
+
+    (aiormq logs its own copy of a refused connection.) A start that fails is one line, ours; once
+    the worker serves, the held records and later ones are printed. Nothing changes when the
+    application configured logging itself.
+    """
 
     def __init__(self) -> None:
         root = logging.getLogger()

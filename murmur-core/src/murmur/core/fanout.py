@@ -1,5 +1,8 @@
-"""The bounded fan-out every batch in murmur uses (`gather`, durable batches, fan-out nodes,
-the spawn tool): at most `limit` calls at once, results in input order."""
+"""The bounded fan-out every batch in murmur uses: at most `limit` calls at once, in input order.
+
+Its users are `gather`, durable batches, fan-out nodes and the spawn tool; results come back in
+input order.
+"""
 
 from __future__ import annotations
 

@@ -35,8 +35,11 @@ _stderr_logger: Any = None
 
 
 def _logger() -> Any:
-    """The `murmur.events` logger: structlog as the application configured it, or, when it
-    did not, structlog's defaults printing to stderr (never into the program's stdout)."""
+    """The `murmur.events` logger: structlog as the application configured it.
+
+    When the application did not configure it, structlog's defaults printing to stderr (never into
+    the program's stdout).
+    """
     import structlog
 
     if structlog.is_configured():
@@ -113,8 +116,10 @@ class NullEventEmitter:
 
 
 class MultiEventEmitter:
-    """Fans each event out to several emitters concurrently; one failing emitter never
-    stops the others (its exception is logged)."""
+    """Fans each event out to several emitters concurrently.
+
+    One failing emitter never stops the others (its exception is logged).
+    """
 
     def __init__(self, emitters: Iterable[EventEmitter]) -> None:
         self.emitters: tuple[EventEmitter, ...] = tuple(emitters)

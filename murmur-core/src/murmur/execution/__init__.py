@@ -1,10 +1,9 @@
-"""The execution layer: what one run carries through the pipeline, and what the pipeline
-needs of the runtime.
+"""The execution layer: what one run carries through the pipeline, and what it needs of the runtime.
 
-`Backend` (the Execute stage's interface), `ExecutionContext` (typed per-run state), `ExecutionOutcome` (what the Execute stage
-returns), `RuntimeProtocol` (the runtime as stages, backends, passers and the group runner
-see it), `RuntimeOptions` and `SpawnCounter`. Plugin authors writing a `Backend` or a
-middleware stage import from here.
+`Backend` (the Execute stage's interface), `ExecutionContext` (typed per-run state),
+`ExecutionOutcome` (what the Execute stage returns), `RuntimeProtocol` (the runtime as stages,
+backends, passers and the group runner see it), `RuntimeOptions` and `SpawnCounter`. Plugin
+authors writing a `Backend` or a middleware stage import from here.
 """
 
 from __future__ import annotations

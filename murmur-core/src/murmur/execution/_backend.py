@@ -13,8 +13,10 @@ __all__ = ["Backend"]
 
 
 class Backend(ABC):
-    """Executes one attempt of a run. Everything around it (budgets, retries, timeouts,
-    events, spawn control) is the runtime's pipeline and is the same for every backend.
+    """Executes one attempt of a run.
+
+    Everything around it (budgets, retries, timeouts, events, spawn control) is the runtime's
+    pipeline and is the same for every backend.
 
     Subclasses implement `execute`; `start` / `aclose` default to no-ops.
     """

@@ -104,8 +104,10 @@ class StoreCheckpoint:
         self.group = group
 
     async def load(self, group_trace_id: str) -> Mapping[str, NodeCheckpoint]:
-        """Finished nodes, with outputs validated back into their output types (a node whose
-        checkpoint no longer validates comes back with `error` set)."""
+        """Finished nodes, with outputs validated back into their output types.
+
+        A node whose checkpoint no longer validates comes back with `error` set.
+        """
         saved = await self.store.checkpoints(group_trace_id)
         out: dict[str, NodeCheckpoint] = {}
         for key, value in saved.items():
@@ -136,7 +138,6 @@ class StoreCheckpoint:
 
     async def save(self, group_trace_id: str, checkpoint: NodeCheckpoint) -> None:
         """Store the node's outputs in their JSON form."""
-
         await self.store.put_checkpoint(
             group_trace_id,
             f"{_KEY_PREFIX}{checkpoint.node}",

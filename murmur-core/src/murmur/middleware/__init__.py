@@ -1,5 +1,7 @@
-"""Pipeline middleware: cost, timeout, retry, depth limit. Configured through
-`RuntimeOptions`; you rarely construct these yourself."""
+"""Pipeline middleware: cost, timeout, retry, depth limit.
+
+Configured through `RuntimeOptions`; you rarely construct these yourself.
+"""
 
 from __future__ import annotations
 

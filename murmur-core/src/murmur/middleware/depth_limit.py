@@ -17,8 +17,11 @@ __all__ = ["DepthLimitMiddleware", "SpawnCounter"]
 
 
 class DepthLimitMiddleware:
-    """Refuses a run before it executes when it is too deep, re-enters an ancestor, or
-    would exceed the runtime's total spawn cap."""
+    """Refuses a run before it executes when it breaks a spawn limit.
+
+    That is when it is too deep, re-enters an ancestor, or would exceed the runtime's total spawn
+    cap.
+    """
 
     def __init__(self, max_depth: int | None, counter: SpawnCounter) -> None:
         self.max_depth = max_depth
@@ -30,8 +33,10 @@ class DepthLimitMiddleware:
         return min(limits) if limits else None
 
     def _take(self, ctx: ExecutionContext) -> SpawnCounter | None:
-        """Count the run against this runtime's cap and every inherited allowance; the
-        exhausted counter (nothing counted) if any refuses."""
+        """Count the run against this runtime's cap and every inherited allowance.
+
+        Returns the exhausted counter (nothing counted) if any refuses.
+        """
         counters = (self.counter, *ctx.spawn_counters)
         for counter in counters:
             remaining = counter.remaining

@@ -1,5 +1,7 @@
-"""The Observability stage: `AGENT_SPAWNED` / `AGENT_COMPLETED` / `AGENT_FAILED` events and
-the run's record in the run store."""
+"""The Observability stage: lifecycle events and the run's record in the run store.
+
+The events are `AGENT_SPAWNED` / `AGENT_COMPLETED` / `AGENT_FAILED`.
+"""
 
 from __future__ import annotations
 

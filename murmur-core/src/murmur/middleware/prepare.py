@@ -1,5 +1,8 @@
-"""The Prepare stage (input validation, `pre_process`, the context passer) and the output
-validation the Execute stage ends with (`output_type`, `post_process`)."""
+"""The Prepare stage and the output validation the Execute stage ends with.
+
+Prepare is input validation, `pre_process` and the context passer; output validation is
+`output_type` and `post_process`.
+"""
 
 from __future__ import annotations
 
@@ -87,8 +90,11 @@ def _errors(exc: ValidationError) -> str:
 
 
 def validate_output(ctx: ExecutionContext, output: Any, *, post_process: bool = True) -> Any:
-    """Coerce a backend's output into the agent's output_type, then apply `post_process`
-    (unless `post_process=False`: a worker leaves it to the caller, where it runs once)."""
+    """Coerce a backend's output into the agent's output_type, then apply `post_process`.
+
+    `post_process` is skipped when `post_process=False`: a worker leaves it to the caller, where it
+    runs once.
+    """
     agent = ctx.agent
     output_type = agent.output_type
     if (

@@ -23,8 +23,11 @@ class TimeoutMiddleware:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Run the attempt under a deadline (also recorded in `ctx.deadline`, wall clock, so
-        a broker backend can put it in the task envelope)."""
+        """Run the attempt under a deadline.
+
+        The deadline is also recorded in `ctx.deadline` (wall clock), so a broker backend can put it
+        in the task envelope.
+        """
         ctx.deadline = time.time() + self.timeout_seconds
         try:
             async with asyncio.timeout(self.timeout_seconds):

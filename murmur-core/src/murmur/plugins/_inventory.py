@@ -38,9 +38,10 @@ PluginKind = Literal["plugin", "library"]
 
 @dataclass(frozen=True, slots=True)
 class PluginReport:
-    """The state of one distribution that declares `murmur.*` entry points, or of a library
-    that requires murmur-core and declares none (`kind="library"`: nothing to load, so
-    its status is `ok` or `incompatible`).
+    """The state of one distribution that declares `murmur.*` entry points, or of a murmur library.
+
+    A library requires murmur-core and declares no entry points (`kind="library"`: nothing to load,
+    so its status is `ok` or `incompatible`).
 
     Attributes:
         name: Distribution name, e.g. `"murmur-redis"`.
@@ -96,9 +97,12 @@ def inventory(index: PluginIndex | None = None) -> list[PluginReport]:
 
 
 def libraries(kernel_version: str | None = None) -> list[PluginReport]:
-    """Installed `murmur-*` distributions that require murmur-core and declare no
-    `murmur.*` entry point (murmur-client), as `kind="library"` reports. Metadata only:
-    nothing is imported. (An application that merely depends on murmur is not listed.)"""
+    """Installed `murmur-*` libraries (no `murmur.*` entry point), as `kind="library"` reports.
+
+    A library is a distribution that requires murmur-core and declares no `murmur.*` entry point
+    (murmur-client). Metadata only: nothing is imported. (An application that merely depends on
+    murmur is not listed.)
+    """
     found: dict[str, PluginReport] = {}
     for dist in importlib.metadata.distributions():
         try:

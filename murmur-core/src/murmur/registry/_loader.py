@@ -61,8 +61,9 @@ class Registry:
         self.groups[group.name] = group
 
     def register_agent(self, agent: Agent[Any], *, replace: bool = False) -> Agent[Any]:
-        """Register `agent` under its name (a runtime's registry); the same agent again is
-        a no-op.
+        """Register `agent` under its name (a runtime's registry).
+
+        The same agent again is a no-op.
 
         Raises:
             RegistryError: another agent has that name and `replace` is False.

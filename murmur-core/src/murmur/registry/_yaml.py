@@ -142,9 +142,12 @@ _ParserBase: Any = _parser_class()
 
 
 class _SpecLoader(Composer, _ParserBase, SafeConstructor, Resolver):
-    """libyaml's C parser for speed, PyYAML's composer (a Python one does not crash on deep
-    nesting, and counts as it goes) and safe constructor. Refuses, while composing, a
-    document that nests, or expands through aliases, beyond the limits."""
+    """A YAML loader that parses fast and refuses documents that nest or expand beyond the limits.
+
+    It uses libyaml's C parser for speed, PyYAML's composer (a Python one does not crash on deep
+    nesting, and counts as it goes) and safe constructor. Refuses, while composing, a document that
+    nests, or expands through aliases, beyond the limits.
+    """
 
     def __init__(self, text: str) -> None:
         _ParserBase.__init__(self, text)

@@ -207,9 +207,11 @@ class RunStore(ABC):
         """Insert or replace a run."""
 
     async def put_soon(self, record: RunRecord) -> None:
-        """Insert or replace a run that is only starting: a store may buffer it and write
-        it with its next write instead of before returning (the run's final record is
-        written with `put`, and replaces it). Reads in this process see it at once.
+        """Insert or replace a run that is only starting, possibly buffered.
+
+        A store may buffer it and write it with its next write instead of before returning (the
+        run's final record is written with `put`, and replaces it). Reads in this process see it at
+        once.
 
         The default is `put`.
         """

@@ -93,14 +93,18 @@ class WriteBuffer(Generic[RunRowT, CheckpointRowT, EventRowT]):
         return self._runs.get(key)
 
     async def write_run(self, key: Hashable, row: RunRowT) -> None:
-        """Write a run row (replacing a buffered one with the same key); returns once
-        committed, raising the store's error when its batch failed."""
+        """Write a run row (replacing a buffered one with the same key); returns once committed.
+
+        Raises the store's error when its batch failed.
+        """
         self._runs[key] = row
         await self._commit()
 
     async def buffer_run(self, key: Hashable, row: RunRowT) -> None:
-        """Buffer a run row for the next batch without waiting for it (a failed batch
-        drops it: the run's next `write_run` replaces it)."""
+        """Buffer a run row for the next batch without waiting for it.
+
+        A failed batch drops it: the run's next `write_run` replaces it.
+        """
         self._runs[key] = row
         await self._schedule()
 

@@ -161,8 +161,10 @@ class SharedStoreClient(ABC, Generic[ConnT, RunRowT, CheckpointRowT, EventRowT])
         return self._conn
 
     def register_exit_hook(self) -> None:
-        """Write what is still buffered at interpreter exit if nobody closes this client
-        (call it once the connection is open)."""
+        """Write what is still buffered at interpreter exit if nobody closes this client.
+
+        Call it once the connection is open.
+        """
         atexit.register(self._exit_hook)
 
     def reset_for_exit(self) -> None:
@@ -269,8 +271,10 @@ class SharedStoreClient(ABC, Generic[ConnT, RunRowT, CheckpointRowT, EventRowT])
 
 
 class SharedStoreUser:
-    """Mixin for a store built on a `SharedStoreClient`: it counts as one use of the client
-    from construction until `aclose`."""
+    """Mixin for a store built on a `SharedStoreClient`.
+
+    The store counts as one use of the client from construction until `aclose`.
+    """
 
     def _use(self, client: SharedStoreClient[Any, Any, Any, Any]) -> None:
         client.acquire()

@@ -41,8 +41,10 @@ class StoreURL:
     passthrough: list[tuple[str, str]] = field(default_factory=list)
 
     def path(self, *, names: str, example: str) -> str:
-        """The local path the URL names: `scheme:///runs.db` is `runs.db` (relative to the
-        working directory), `scheme:////var/lib/runs.db` is `/var/lib/runs.db`.
+        """The local path the URL names.
+
+        `scheme:///runs.db` is `runs.db` (relative to the working directory),
+        `scheme:////var/lib/runs.db` is `/var/lib/runs.db`.
 
         Args:
             names: what the path is, for the error ("file", "directory").

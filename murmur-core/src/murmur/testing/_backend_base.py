@@ -35,8 +35,10 @@ __all__ = ["BackendContract", "Finding", "LocalBackendContract", "Probe"]
 
 
 class Probe:
-    """A scripted model for contract tests: echoes its prompt as `echo:<prompt>`, optionally
-    after a delay, counting calls and the peak number of concurrent calls."""
+    """A scripted model for contract tests: echoes its prompt as `echo:<prompt>`.
+
+    It optionally answers after a delay, and counts calls and the peak number of concurrent calls.
+    """
 
     def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
         self.delay = delay
@@ -80,10 +82,12 @@ MakeRuntime = Callable[..., Awaitable[AgentRuntime]]
 
 
 class BackendContract:
-    """Behaviour of every backend as seen through `AgentRuntime`. Provide `make_runtime`:
-    an async factory `make_runtime(agents, *, tools=None, options=None, emitter=None)` that
-    returns a started runtime able to run `agents` (registering `tools`, a name -> function
-    mapping, wherever the agents execute), closed after the test."""
+    """Behaviour of every backend as seen through `AgentRuntime`.
+
+    Provide `make_runtime`: an async factory `make_runtime(agents, *, tools=None, options=None,
+    emitter=None)` that returns a started runtime able to run `agents` (registering `tools`, a name
+    -> function mapping, wherever the agents execute), closed after the test.
+    """
 
     settle_s: ClassVar[float] = 15.0
 
@@ -112,7 +116,7 @@ class BackendContract:
         assert isinstance(result.output, int)
 
     async def test_gather_keeps_task_order(self, make_runtime: MakeRuntime) -> None:
-        """gather returns results in task order, each for its own input."""
+        """`gather` returns results in task order, each for its own input."""
         probe = Probe(delay=0.01)
         agent = Agent(name="echo", model=probe.model())
         runtime = await make_runtime([agent])

@@ -1,5 +1,6 @@
-"""Run by `StoreExitContract`:
-`python -m murmur.testing._exit_child MODE COUNT URL_TEMPLATE [MODULE,...]`.
+"""Run by `StoreExitContract` in a child interpreter.
+
+Usage: `python -m murmur.testing._exit_child MODE COUNT URL_TEMPLATE [MODULE,...]`.
 
 Imports murmur, PydanticAI and the store plugin once, then forks COUNT children at once.
 Child `i` records into `URL_TEMPLATE.format(i=i)` through `AgentRuntime(store=...)`

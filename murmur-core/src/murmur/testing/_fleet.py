@@ -306,8 +306,10 @@ class BrokerBackendContract(BackendContract):
     async def test_a_stopping_worker_keeps_its_long_task_until_it_finishes(
         self, fleet: Fleet
     ) -> None:
-        """A worker stopped while a task outlives the reclaim window keeps touching it: the
-        other worker on the queue never receives it, and the caller gets one result."""
+        """A worker stopped while a task outlives the reclaim window keeps touching it.
+
+        The other worker on the queue never receives it, and the caller gets one result.
+        """
         from pydantic_ai.messages import ModelResponse, TextPart
         from pydantic_ai.models.function import FunctionModel
 
@@ -445,10 +447,12 @@ class BrokerBackendContract(BackendContract):
     async def _spawn_chain(
         self, fleet: Fleet, chain: Sequence[str], options: RuntimeOptions
     ) -> tuple[Any, list[tuple[str, int]], list[str], Probe]:
-        """Run `chain[0]`, each agent spawning the next through a tool, every level on a
-        worker whose runtime sends its children to the fleet. Returns the top result, the
-        (agent, depth) of each spawning run, the error codes spawns were refused with, and
-        the probe of the leaf agent."""
+        """Run `chain[0]`, each agent spawning the next through a tool, every level on a worker.
+
+        Each worker's runtime sends its children to the fleet. Returns the top result, the (agent,
+        depth) of each spawning run, the error codes spawns were refused with, and the probe of the
+        leaf agent.
+        """
         from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
         from pydantic_ai.models.function import FunctionModel
 
@@ -499,8 +503,10 @@ class BrokerBackendContract(BackendContract):
         return result, spawned, refused, leaf
 
     async def test_spawn_depth_holds_across_broker_hops(self, fleet: Fleet) -> None:
-        """A three-level chain, every level on a worker: the caller's max_spawn_depth holds
-        there (the depth does not restart at 0 on a worker), so the third level is refused."""
+        """A three-level chain, every level on a worker: the caller's max_spawn_depth holds there.
+
+        The depth does not restart at 0 on a worker, so the third level is refused.
+        """
         result, spawned, refused, leaf = await self._spawn_chain(
             fleet, ["lvl0", "lvl1", "lvl2"], RuntimeOptions(max_spawn_depth=1)
         )
@@ -520,8 +526,10 @@ class BrokerBackendContract(BackendContract):
         assert result.output == "done:done:echo:from deep2"
 
     async def test_spawn_cycles_are_caught_across_broker_hops(self, fleet: Fleet) -> None:
-        """a -> b -> a, each on a worker: the ancestors travel in the envelope, so the
-        worker refuses re-entering `a`."""
+        """A spawn cycle a -> b -> a, each on a worker, is refused.
+
+        The ancestors travel in the envelope, so the worker refuses re-entering `a`.
+        """
         result, spawned, refused, _ = await self._spawn_chain(
             fleet, ["cyc_a", "cyc_b", "cyc_a"], RuntimeOptions()
         )
@@ -530,8 +538,10 @@ class BrokerBackendContract(BackendContract):
         assert refused == ["spawn_cycle"]
 
     async def test_spawn_cap_holds_across_broker_hops(self, fleet: Fleet) -> None:
-        """The caller's max_total_spawns=2 allows the first two levels and refuses the third,
-        though the worker's own runtime has no cap."""
+        """The caller's max_total_spawns=2 allows the first two levels and refuses the third.
+
+        The caller's cap holds though the worker's own runtime has no cap.
+        """
         result, spawned, refused, leaf = await self._spawn_chain(
             fleet, ["cap0", "cap1", "cap2"], RuntimeOptions(max_total_spawns=2)
         )

@@ -103,7 +103,7 @@ def _deep(depth: int, opener: bytes) -> bytes:
 
 
 def lone_surrogate_frame(agent_name: str, signer: EnvelopeSigner, field: str = "input") -> bytes:
-    """A signed-looking task whose `field` holds a lone surrogate (`"\\ud800"`)."""
+    r"""A signed-looking task whose `field` holds a lone surrogate (`"\ud800"`)."""
     body = _envelope(agent_name)
     body[field] = "\ud800"
     body["signature"] = "0" * 64
@@ -126,8 +126,11 @@ def poison_frames(agent_name: str, signer: EnvelopeSigner) -> dict[str, bytes]:
 
 
 def spoiled(body: dict[str, Any], signer: EnvelopeSigner) -> list[bytes]:
-    """Broken copies of a frame that `signer` would accept: a non-ASCII signature, a lone
-    surrogate, a signature of the wrong type, a field nested 100,000 levels deep."""
+    """Broken copies of a frame that `signer` would accept.
+
+    A non-ASCII signature, a lone surrogate, a signature of the wrong type, a field nested 100,000
+    levels deep.
+    """
     signed = signer.sign(body)
     deep = _deep(100_000, b"[")
     return [

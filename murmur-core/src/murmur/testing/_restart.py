@@ -53,8 +53,11 @@ __all__ = [
 
 
 def require_executable(name: str, *candidates: str) -> str:
-    """The path of a broker's server executable (`name`, or the first of `candidates` that
-    exists); skip the calling test when there is none (fail under CI)."""
+    """The path of a broker's server executable; skip the calling test when there is none.
+
+    The executable is `name`, or the first of `candidates` that exists. With none, the test is
+    skipped (fails under CI).
+    """
     import shutil
 
     from murmur.testing._services import services_required
@@ -92,8 +95,10 @@ async def _port_open(port: int) -> bool:
 
 
 class PrivateBroker(ABC):
-    """A broker server owned by one test: started, stopped, and started again on the same
-    port with the same data. `aclose` (the fixture's finalizer) leaves nothing running."""
+    """A broker server owned by one test: started, stopped, and started again on the same port.
+
+    It restarts with the same data. `aclose` (the fixture's finalizer) leaves nothing running.
+    """
 
     url: str
     """The broker URL murmur connects to (with a namespace of the test's own)."""
@@ -112,9 +117,10 @@ class PrivateBroker(ABC):
 
 
 class ServerProcess(PrivateBroker):
-    """A broker that is one server process: `command` runs in a session of its own, is
-    ready once `port` accepts connections, and is stopped with SIGTERM (SIGKILL for the
-    whole session after `stop_timeout_s`).
+    """A broker that is one server process.
+
+    `command` runs in a session of its own, is ready once `port` accepts connections, and is stopped
+    with SIGTERM (SIGKILL for the whole session after `stop_timeout_s`).
 
     Args:
         command: The server command line.
@@ -257,8 +263,10 @@ class BrokerRestartScenario:
 
     @pytest.fixture
     def broker(self, tmp_path: Path) -> PrivateBroker:
-        """Override (usually an async generator fixture): a started `PrivateBroker` of the
-        test's own, closed with `aclose` after the test."""
+        """Override (usually an async generator fixture): a started `PrivateBroker` for this test.
+
+        It is the test's own, closed with `aclose` after the test.
+        """
         raise NotImplementedError("provide a broker fixture")
 
     @pytest.fixture
@@ -296,9 +304,11 @@ class BrokerRestartScenario:
         caller: AgentRuntime,
         tmp_path: Path,
     ) -> None:
-        """The broker restarts under load: callers and workers reconnect by themselves; on a
-        durable broker no run is lost and none is answered twice, on a volatile one every
-        run ends with its right result or a typed error before its deadline."""
+        """The broker restarts under load: callers and workers reconnect by themselves.
+
+        On a durable broker no run is lost and none is answered twice, on a volatile one every run
+        ends with its right result or a typed error before its deadline.
+        """
         pids = {p.pid for p in workers}
         load = _Load()
         mark = load.mark

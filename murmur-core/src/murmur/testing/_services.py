@@ -20,6 +20,7 @@ def require_service(name: str, host: str, port: int, *, timeout: float = 1.0) ->
         name: what the service is ("Redis"), for the message.
         host: its host.
         port: its TCP port.
+        timeout: seconds to wait for the TCP connection.
     """
     import pytest
 

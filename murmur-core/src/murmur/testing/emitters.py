@@ -37,7 +37,7 @@ class EmitterContract:
             await emitter.emit(self.make_event(event_type, detail="x"))
 
     async def test_emit_is_awaitable_and_returns_none(self, emitter: Any) -> None:
-        """emit is a coroutine returning None."""
+        """`emit` is a coroutine returning None."""
         assert await emitter.emit(self.make_event()) is None
 
     async def test_concurrent_emits_do_not_fail(self, emitter: Any) -> None:

@@ -58,6 +58,7 @@ class Bed:
 
     @classmethod
     async def open(cls, url: str, contract: HostileQueueContract) -> Bed:
+        """A fleet on `url` with one worker serving a fresh probe agent."""
         fleet = Fleet(url, contract.reclaim_min_idle_ms)
         probe = Probe()
         agent = Agent(name=f"hostile-{uuid.uuid4().hex[:8]}", model=probe.model())
@@ -65,6 +66,7 @@ class Bed:
         return cls(fleet, worker, agent, probe)
 
     def rejected_events(self) -> list[RuntimeEvent]:
+        """The `TASK_REJECTED` events the worker reported."""
         return self.fleet.events[self.worker.consumer_id].of_type(EventType.TASK_REJECTED)
 
     async def throw(self, frames: list[bytes], contract: HostileQueueContract) -> None:
@@ -85,14 +87,17 @@ class Bed:
         assert self.valid_runs == self.probe.calls, "a garbage frame was executed"
 
     async def run_valid(self, contract: HostileQueueContract) -> None:
+        """Run one valid task through the caller; it returns its echo."""
         runtime = await self.caller(contract)
         self.valid_runs += 1
         result = await runtime.run(self.agent, TaskSpec(input=f"valid-{self.valid_runs}"))
         assert f"echo:valid-{self.valid_runs}" == result.output, result.error
 
     async def drained(self, contract: HostileQueueContract) -> None:
-        """Past a reclaim window nothing was delivered again, every rejection was reported,
-        and once the worker stops nothing is left on the queue for anyone else."""
+        """Past a reclaim window nothing was delivered again and every rejection was reported.
+
+        And once the worker stops nothing is left on the queue for anyone else.
+        """
         counted = self.worker.stats.rejected
         await asyncio.sleep(contract.reclaim_min_idle_ms / 1000 * 1.5 + contract.quiet_s)
         stats = self.worker.stats
@@ -160,8 +165,11 @@ class HostileQueueContract:
     async def test_poison_messages_are_rejected_once_and_never_redelivered(
         self, broker_url: str
     ) -> None:
-        """Non-ASCII signatures, 100,000-deep nesting, lone surrogates, invalid UTF-8, empty
-        bodies, NaN timestamps: each is rejected once, acked, and the worker serves on."""
+        """Each kind of hostile frame is rejected once, acked, and the worker serves on.
+
+        Non-ASCII signatures, 100,000-deep nesting, lone surrogates, invalid UTF-8, empty bodies,
+        NaN timestamps: each is rejected once, acked, and the worker serves on.
+        """
         bed = await Bed.open(broker_url, self)
         try:
             frames = poison_frames(bed.agent.name, EnvelopeSigner(self.signing_key))
@@ -173,9 +181,12 @@ class HostileQueueContract:
             await bed.fleet.aclose()
 
     def test_generated_garbage_is_rejected_counted_and_never_run(self, broker_url: str) -> None:
-        """Hypothesis-drawn garbage (random bytes, deep nesting, surrogates, huge strings,
-        wrong types in every envelope field; signed, unsigned, wrongly signed) is rejected
-        frame by frame, nothing of it runs, valid tasks keep running, nothing is left."""
+        """Hypothesis-drawn garbage is rejected frame by frame and nothing of it runs.
+
+        The garbage: random bytes, deep nesting, surrogates, huge strings, wrong types in every
+        envelope field; signed, unsigned, wrongly signed. It is rejected frame by frame, nothing of
+        it runs, valid tasks keep running, nothing is left.
+        """
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import strategies as st
 
@@ -211,8 +222,11 @@ class HostileQueueContract:
     async def test_garbage_on_the_event_channel_leaves_cancels_and_relays_working(
         self, broker_url: str
     ) -> None:
-        """Garbage broadcast on the fleet channel: the worker still honours a signed cancel
-        published after it, and a publisher's event bridge still relays events."""
+        """Garbage broadcast on the fleet channel stops neither signed cancels nor event relays.
+
+        The worker still honours a signed cancel published after it, and a publisher's event bridge
+        still relays events.
+        """
         bed = await Bed.open(broker_url, self)
         slow = Probe(delay=60)
         agent = Agent(name=f"slow-{uuid.uuid4().hex[:8]}", model=slow.model())
@@ -263,8 +277,10 @@ class HostileQueueContract:
     async def test_garbage_on_a_reply_channel_is_dropped_and_results_still_arrive(
         self, broker_url: str
     ) -> None:
-        """Garbage published to a caller's reply channel is counted as rejected and dropped;
-        the caller's runs still get their results."""
+        """Garbage published to a caller's reply channel is counted as rejected and dropped.
+
+        The caller's runs still get their results.
+        """
         bed = await Bed.open(broker_url, self)
         try:
             await bed.run_valid(self)

@@ -81,8 +81,10 @@ class SoakReport:
         slack: dict[str, int] | None = None,
         keys: Sequence[str] = ("fds", "sockets", "tasks", "rss_kib"),
     ) -> None:
-        """Fail unless every sampled resource ends within `slack` of its post-warm-up value
-        (defaults: 4 fds, 2 sockets, 4 tasks, 32 MiB of RSS, 0 for broker-side counts)."""
+        """Fail unless every sampled resource ends within `slack` of its post-warm-up value.
+
+        Defaults: 4 fds, 2 sockets, 4 tasks, 32 MiB of RSS, 0 for broker-side counts.
+        """
         allowed = {"fds": 4, "sockets": 2, "tasks": 4, "rss_kib": 32 * 1024}
         allowed.update(slack or {})
         grew = {}

@@ -89,8 +89,10 @@ class StoreExitContract:
     async def test_nothing_recorded_is_lost_when_the_program_ends_without_close(
         self, mode: str, store_url: str
     ) -> None:
-        """REPETITIONS programs end by `mode` without closing the runtime; every run, gather
-        and event each recorded is in the store, and none printed a write failure."""
+        """REPETITIONS programs end by `mode` without closing the runtime; nothing recorded is lost.
+
+        Every run, gather and event each recorded is in the store, and none printed a write failure.
+        """
         from murmur import AgentRuntime
 
         codes, stderr = await asyncio.to_thread(

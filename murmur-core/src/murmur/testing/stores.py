@@ -262,8 +262,10 @@ class RunStoreContract:
     async def test_a_record_that_is_not_json_is_refused_alone(
         self, run_store: RunStore, reopen: Reopen[RunStore] | None
     ) -> None:
-        """A run record with an unserialisable value is refused with `not_json`; the runs
-        before and after it are stored and the store goes on (also after reopening)."""
+        """A run record with an unserialisable value is refused with `not_json`; the store goes on.
+
+        The runs before and after it are stored and the store goes on (also after reopening).
+        """
         await run_store.put(_run("before", created_at=T0))
         for bad in (_run("bad", input=object()), _run("bad", output="lone \ud800 surrogate")):
             with pytest.raises(RegistryError) as info:
@@ -418,7 +420,7 @@ class EventStoreContract:
         assert await event_store.query(EventQuery(after_id="never-stored")) == events
 
     async def test_limit_returns_the_oldest_matches(self, event_store: EventStore) -> None:
-        """limit keeps the first N matching events, oldest first."""
+        """`limit` keeps the first N matching events, oldest first."""
         events = [_event(trace=f"t{i % 2}", ts=T0 + i) for i in range(10)]
         await event_store.append_many(events)
         assert await event_store.query(EventQuery(limit=3)) == events[:3]
@@ -531,8 +533,11 @@ class EventStoreContract:
     async def test_an_event_that_is_not_json_is_refused_alone(
         self, event_store: EventStore, reopen: Reopen[EventStore] | None
     ) -> None:
-        """An unserialisable event is refused with `not_json` (alone: the others of an
-        `append_many` are stored); later appends, queries and close keep working."""
+        """An unserialisable event is refused with `not_json`; the store keeps working.
+
+        It is refused alone: the others of an `append_many` are stored; later appends, queries and
+        close keep working.
+        """
         first, second, third = (_event(trace=f"t{i}", ts=T0 + i) for i in range(3))
         await event_store.append(first)
         for payload in ({"x": object()}, {"x": "lone \ud800 surrogate"}):

@@ -40,8 +40,10 @@ MakeTransport = Callable[[], Awaitable[Transport]]
 async def next_delivery(
     consumer: TaskConsumer, within_s: float, *, max_messages: int = 1
 ) -> list[Delivery]:
-    """Poll `receive` and `reclaim` until something arrives or `timeout` passes: a
-    redelivery may come either way, depending on the broker."""
+    """Poll `receive` and `reclaim` until something arrives or `timeout` passes.
+
+    A redelivery may come either way, depending on the broker.
+    """
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         got = await consumer.receive(max_messages, 0.1)

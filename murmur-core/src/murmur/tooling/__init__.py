@@ -1,5 +1,7 @@
-"""The tool layer: the native tool registry with its trust gate, the pool of shared
-toolsets (MCP servers), and the `ToolProvider` protocol.
+"""The tool layer: the native tool registry, the shared toolsets pool, and `ToolProvider`.
+
+The native tool registry comes with its trust gate, the pool holds shared toolsets (MCP servers),
+and `ToolProvider` is the protocol tool providers implement.
 
 Users import these names from `murmur.tools`, which also carries the spawn tool and the
 PydanticAI-backed `PythonToolProvider`.

@@ -1,12 +1,13 @@
-"""The broker seam: a small `Transport` interface that every broker plugin implements, the
-envelopes that travel over it (defined once, here: every frame is a model), their HMAC
-signing, the event relay between workers and callers (`BrokerEventBridge`), and the
-in-process `memory://` transport.
+"""The broker seam: a small `Transport` interface that every broker plugin implements.
+
+Also the envelopes that travel over it (defined once, here: every frame is a model), their HMAC
+signing, the event relay between workers and callers (`BrokerEventBridge`), and the in-process
+`memory://` transport.
 
 `JobBackend` (the Execute stage on a broker, also in `murmur.backends`) and `Worker`
-(`murmur.worker`) are written once against `Transport`; a broker plugin supplies only a `Transport` subclass and the entry point
-`transport_backend_factory(MyTransport)`. Every transport passes the contract suite in
-`murmur.testing.transport`.
+(`murmur.worker`) are written once against `Transport`; a broker plugin supplies only a
+`Transport` subclass and the entry point `transport_backend_factory(MyTransport)`. Every
+transport passes the contract suite in `murmur.testing.transport`.
 """
 
 from __future__ import annotations

@@ -104,12 +104,15 @@ class TaskConsumer(ABC):
 
     @abstractmethod
     async def nack(self, delivery: Delivery) -> None:
-        """Give a delivery back: it is redelivered (to this or another consumer) promptly,
-        with the same `message_id` and a higher `delivery_count`."""
+        """Give a delivery back: it is redelivered (to this or another consumer) promptly.
+
+        It is redelivered with the same `message_id` and a higher `delivery_count`.
+        """
 
     async def reclaim(self, max_messages: int) -> list[Delivery]:
-        """Take over at most `max_messages` deliveries abandoned by other consumers (pending
-        and idle for at least `reclaim_min_idle_ms`).
+        """Take over at most `max_messages` deliveries abandoned by other consumers.
+
+        Abandoned means pending and idle for at least `reclaim_min_idle_ms`.
 
         The default returns nothing: right for brokers that redeliver abandoned messages by
         themselves. Redis streams override it with XAUTOCLAIM.
@@ -117,8 +120,10 @@ class TaskConsumer(ABC):
         return []
 
     async def touch(self, delivery: Delivery) -> None:  # noqa: B027 - optional hook
-        """Tell the broker this delivery is still being worked on (resets its idle time), so
-        a long task is not reclaimed from a live consumer. Default: nothing."""
+        """Tell the broker this delivery is still being worked on (resets its idle time).
+
+        This way a long task is not reclaimed from a live consumer. Default: nothing.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop receiving. Pending deliveries stay pending (to be reclaimed/redelivered)."""
@@ -268,8 +273,10 @@ class Transport(ABC):
 
     @abstractmethod
     async def subscribe_results(self, reply_to: str) -> Subscription:
-        """Subscribe to `reply_to`. Once this returns, every frame published to it is
-        delivered, in publish order per publisher."""
+        """Subscribe to `reply_to`.
+
+        Once this returns, every frame published to it is delivered, in publish order per publisher.
+        """
 
     # -- fleet events -----------------------------------------------------------------
 
@@ -279,12 +286,16 @@ class Transport(ABC):
 
     @abstractmethod
     async def subscribe_events(self) -> Subscription:
-        """Subscribe to the fleet event channel; frames published after this returns are
-        delivered to every subscriber."""
+        """Subscribe to the fleet event channel.
+
+        Frames published after this returns are delivered to every subscriber.
+        """
 
     async def heartbeat(self, consumer_id: str, info: dict[str, Any], ttl_s: float) -> None:  # noqa: B027
-        """Record that `consumer_id` is alive for `ttl_s` seconds. Default: nothing (the
-        worker also broadcasts a `WORKER_HEARTBEAT` event)."""
+        """Record that `consumer_id` is alive for `ttl_s` seconds.
+
+        Default: nothing (the worker also broadcasts a `WORKER_HEARTBEAT` event).
+        """
 
     # -- replay refusal ---------------------------------------------------------------
 
@@ -307,8 +318,9 @@ class Transport(ABC):
     # -- broker state and errors --------------------------------------------------------
 
     async def epoch(self) -> str | None:
-        """An identity of the broker's stored state, or None when the broker keeps what it
-        was given across restarts (the default).
+        """An identity of the broker's stored state; None (the default) when restarts lose nothing.
+
+        None means the broker keeps what it was given across restarts.
 
         A transport whose broker can forget queued tasks (Redis without persistence)
         returns a value that changes when that happens (Redis: the server's `run_id`);
@@ -317,8 +329,10 @@ class Transport(ABC):
         return None
 
     def transient(self, exc: BaseException) -> bool:
-        """True when `exc` from a broker call is worth retrying (the broker is down,
-        restarting or unreachable); False when the broker refused the request.
+        """True when `exc` from a broker call is worth retrying.
+
+        That is when the broker is down, restarting or unreachable; False when the broker refused
+        the request.
 
         The default recognises timeouts, OS-level connection errors and client exceptions
         named like connection failures; a transport overrides it for its client's errors.
@@ -337,8 +351,10 @@ class Transport(ABC):
         return redact_url(self.url)
 
     def unreachable(self, exc: BaseException | None = None, *, hint: str = "") -> SpawnError:
-        """The typed error for a broker that cannot be reached (transient); `hint` says
-        what to start (e.g. "start nats-server with JetStream (-js)")."""
+        """The typed error for a broker that cannot be reached (transient).
+
+        `hint` says what to start (e.g. "start nats-server with JetStream (-js)").
+        """
         cause = ""
         if exc is not None:
             text = redact_text(str(exc), self.url).strip()

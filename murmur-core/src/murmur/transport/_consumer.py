@@ -1,5 +1,7 @@
-"""Bases for broker plugins: a task consumer that watches the deliveries it hands out, and a
-transport that closes the consumers and subscriptions it opened.
+"""Bases for broker plugins: a watching task consumer and a transport that closes what it opened.
+
+The task consumer watches the deliveries it hands out; the transport closes the consumers and
+subscriptions it opened.
 
 `HeldDeliveryConsumer` is for brokers with no per-message visibility timeout of their own
 (RabbitMQ, Kafka): it remembers every delivery handed out by `receive`, restarts its idle
@@ -73,8 +75,11 @@ class HeldDeliveryConsumer(TaskConsumer, Generic[HeldT]):
 
     @abstractmethod
     async def _give_up(self) -> None:
-        """Hand every delivery this consumer holds back to the broker (close the channel,
-        leave the group) and forget them (`_forget_held`). The next `receive` reconnects."""
+        """Hand every delivery this consumer holds back to the broker and forget them.
+
+        Handing back means closing the channel or leaving the group; forgetting is `_forget_held`.
+        The next `receive` reconnects.
+        """
 
     def _watching(self) -> bool:
         """Whether the watchdog should look at held deliveries now (default: always)."""
@@ -201,8 +206,10 @@ class BrokerTransport(Transport, Generic[BrokerT]):
 
     @abstractmethod
     async def _forget_connection(self) -> None:
-        """Forget what was declared on the connection and close anything else it holds
-        (called by `close` after consumers and subscriptions, before the client stops)."""
+        """Forget what was declared on the connection and close anything else it holds.
+
+        Called by `close` after consumers and subscriptions, before the client stops.
+        """
 
     async def close(self) -> None:
         """Close consumers, subscriptions and the client (idempotent)."""

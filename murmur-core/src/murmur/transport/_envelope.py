@@ -61,8 +61,10 @@ def new_nonce() -> str:
 
 
 def traceparent_for(trace_id: str) -> str | None:
-    """A W3C `traceparent` header for `trace_id` (a fresh span id), or None when the trace
-    id is not 32 lowercase hex digits."""
+    """A W3C `traceparent` header for `trace_id` (a fresh span id).
+
+    None when the trace id is not 32 lowercase hex digits.
+    """
     if not _TRACE_ID.match(trace_id) or trace_id == "0" * 32:
         return None
     return f"00-{trace_id}-{secrets.token_hex(8)}-01"
@@ -157,8 +159,11 @@ class ResultEnvelope(BaseModel):
 
 
 class EventFrame(BaseModel):
-    """A worker-side event on its way to a caller (on its reply channel, with the `task_id`
-    it belongs to) or to the fleet (on the fleet event channel, no `task_id`)."""
+    """A worker-side event on its way to a caller or to the fleet.
+
+    To a caller it goes on its reply channel, with the `task_id` it belongs to; to the fleet on the
+    fleet event channel, with no `task_id`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -211,10 +216,10 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def decode_frame(data: object) -> dict[str, Any] | None:
-    """Parse one frame; None when it is not a JSON object made of valid Unicode.
+    r"""Parse one frame; None when it is not a JSON object made of valid Unicode.
 
     Total: whatever the bytes (invalid UTF-8, UTF-8-encoded surrogates, nesting deep enough
-    to exhaust the parser's recursion, a lone surrogate escape such as `"\\ud800"` that no
+    to exhaust the parser's recursion, a lone surrogate escape such as `"\ud800"` that no
     encoder can write back, not bytes at all), the answer is a dict or None, never an
     exception, so every reader of a broker channel can treat garbage as one more rejected
     frame.

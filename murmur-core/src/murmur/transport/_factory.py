@@ -1,5 +1,6 @@
-"""How a broker URL becomes a backend or a transport: the `murmur.backends` entry-point
-convention.
+"""How a broker URL becomes a backend or a transport.
+
+The `murmur.backends` entry-point convention.
 
 A broker plugin's `murmur.backends` entry point (named by URL scheme) is a factory
 `factory(url, **options) -> Backend`. For a transport-based broker it is built by
@@ -57,17 +58,21 @@ def transport_backend_factory(transport_cls: Callable[..., Transport]) -> Callab
 
 
 def memory_backend_factory(url: str, **options: Any) -> Backend:
-    """Entry point `murmur.backends:memory`: a `JobBackend` over the in-process
-    `MemoryTransport`, so the whole distributed path (envelopes, signing, workers, reclaim)
-    runs in one process. Start a `Worker(broker="memory://...")` in the same process."""
+    """Entry point `murmur.backends:memory`: a `JobBackend` over the in-process `MemoryTransport`.
+
+    The whole distributed path (envelopes, signing, workers, reclaim) runs in one process. Start a
+    `Worker(broker="memory://...")` in the same process.
+    """
     return transport_backend_factory(MemoryTransport)(url, **options)
 
 
 def resolve_transport(
     broker: str | Transport | Any, *, plugins: PluginHost | None = None, **options: Any
 ) -> Transport:
-    """The transport for a broker URL (through the plugin host), a `Transport`, or a
-    `JobBackend` (its transport).
+    """The transport for a broker URL, a `Transport`, or a `JobBackend`.
+
+    A URL's transport comes through the plugin host; a `Transport` is itself; a `JobBackend` gives
+    its transport.
 
     Raises:
         RegistryError: No plugin handles the URL's scheme, or it is not a broker transport.

@@ -122,8 +122,10 @@ class JobBackend(Backend):
 
     @property
     def pending(self) -> int:
-        """Runs waiting for a result plus background sends (cancels, republishes) in flight;
-        0 once a runtime is idle (nothing per run is left behind)."""
+        """Runs waiting for a result plus background sends (cancels, republishes) in flight.
+
+        0 once a runtime is idle (nothing per run is left behind).
+        """
         return len(self._waiting) + len(self._background)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -278,9 +280,12 @@ class JobBackend(Backend):
         return min(left) if left else None
 
     async def _send(self, task_id: str, waiting: _Waiting) -> None:
-        """Publish a task frame; a broker that refuses or cannot be reached is tried again
-        with backoff for up to `publish_retry_s` (never past the run's deadline), so a broker
-        restart is ridden out; then the run fails with a typed, transient `SpawnError`."""
+        """Publish a task frame, riding out a broker restart.
+
+        A broker that refuses or cannot be reached is tried again with backoff for up to
+        `publish_retry_s` (never past the run's deadline), so a broker restart is ridden out; then
+        the run fails with a typed, transient `SpawnError`.
+        """
         delay, longest = _PUBLISH_BACKOFF_S
         give_up = min(waiting.deadline, time.time() + self.publish_retry_s)
         while True:
@@ -333,10 +338,12 @@ class JobBackend(Backend):
         )
 
     async def _watch_epoch(self) -> None:
-        """Publish again the tasks a broker lost: when the broker's epoch changes (a Redis
-        without persistence restarted), every task still waiting for its result that was
-        published before the change is sent again. The task id keeps it effectively-once:
-        the first result wins, a second one is dropped."""
+        """Publish again the tasks a broker lost.
+
+        When the broker's epoch changes (a Redis without persistence restarted), every task still
+        waiting for its result that was published before the change is sent again. The task id keeps
+        it effectively-once: the first result wins, a second one is dropped.
+        """
         while True:
             await asyncio.sleep(_EPOCH_CHECK_S)
             if not self._waiting:
@@ -446,8 +453,11 @@ class JobBackend(Backend):
             self.stats["rejected"] += 1
 
     async def _on_event(self, frame: EventFrame) -> None:
-        """A worker-side event of a task this caller awaits (the relay already left out the
-        task's own lifecycle events: the caller's pipeline emits those)."""
+        """A worker-side event of a task this caller awaits.
+
+        The relay already left out the task's own lifecycle events: the caller's pipeline emits
+        those.
+        """
         if frame.task_id not in self._waiting or self._runtime is None:
             return
         self.stats["events"] += 1

@@ -82,7 +82,8 @@ class BrokerEventBridge:
 
         The lifecycle events of the task itself (`CALLER_LIFECYCLE_EVENTS`) stay on the
         worker: the caller's pipeline emits its own. This is the one place they are
-        filtered."""
+        filtered.
+        """
         route = current_route.get()
         if (
             route is not None
@@ -105,9 +106,10 @@ class BrokerEventBridge:
     # -- publisher side: re-emit fleet events -----------------------------------------
 
     async def forward_to(self, target: Any) -> None:
-        """Subscribe to the fleet event channel and re-emit each event on `target` (an
-        `AgentRuntime`, whose `emit` also notifies plugins, or any `EventEmitter`) until
-        `aclose`."""
+        """Subscribe to the fleet event channel and re-emit each event on `target` until `aclose`.
+
+        `target` is an `AgentRuntime`, whose `emit` also notifies plugins, or any `EventEmitter`.
+        """
         if self._forwarder is not None:
             return
         self._subscription = await self.transport.subscribe_events()

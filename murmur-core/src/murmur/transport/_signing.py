@@ -130,9 +130,11 @@ def check_freshness(
     max_skew_s: float = 60.0,
     now: float | None = None,
 ) -> str | None:
-    """None when the frame's `timestamp` is inside the replay window, else the reason:
-    `"no_timestamp"` (missing, not a number, or not finite), `"stale"` (older than
-    `max_age_s`) or `"from_future"` (more than `max_skew_s` ahead of this clock)."""
+    """None when the frame's `timestamp` is inside the replay window, else the reason.
+
+    The reasons: `"no_timestamp"` (missing, not a number, or not finite), `"stale"` (older than
+    `max_age_s`) or `"from_future"` (more than `max_skew_s` ahead of this clock).
+    """
     timestamp = body.get("timestamp")
     if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
         return "no_timestamp"

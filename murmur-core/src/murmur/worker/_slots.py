@@ -1,5 +1,7 @@
-"""Counting execution slots, taken in batches (a receive asks for every free slot at once),
-handed out first come, first served, so one busy queue cannot starve another."""
+"""Counting execution slots, taken in batches (a receive asks for every free slot at once).
+
+Slots are handed out first come, first served, so one busy queue cannot starve another.
+"""
 
 from __future__ import annotations
 
