@@ -88,9 +88,10 @@ async def stream_events(
     trace_id: str | None,
     last_event_id: str | None,
 ) -> AsyncGenerator[RuntimeEvent]:
-    """Stored events after `last_event_id` (or, following a run tree, its stored events),
-    then live ones; a lagging subscriber re-reads what it missed from the event store, so
-    nothing is lost or repeated.
+    """Stored events after `last_event_id`, then live ones, nothing lost or repeated.
+
+    Following a run tree, its stored events come first. A lagging subscriber re-reads what it missed
+    from the event store, so nothing is lost or repeated.
 
     Raises:
         MurmurError: (on the first iteration) see `check_resume`.

@@ -190,9 +190,12 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
         return offsets
 
     def _drain(self, partitions: list[TopicPartition]) -> None:
-        """Before a partition moves, let its handed-out tasks finish (up to the reclaim
-        window, at most `_DRAIN_MAX_S`), so the next owner does not run them again. Tasks
-        still buffered are not run here: the next owner reads them from the commit."""
+        """Before a partition moves, let its handed-out tasks finish, so the next owner skips them.
+
+        They may finish for up to the reclaim window, at most `_DRAIN_MAX_S`, so the next owner does
+        not run them again. Tasks still buffered are not run here: the next owner reads them from
+        the commit.
+        """
         gone = {tp.partition for tp in partitions}
         waiting: dict[int, set[int]] = {}  # partition -> buffered offsets, never handed out
         deadline = time.monotonic() + min(self._window, _DRAIN_MAX_S)
@@ -244,8 +247,11 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
         return out
 
     def _commit_soon(self, offsets: list[Any]) -> None:
-        """Queue commits for the pump thread (a confluent-kafka consumer must not be called
-        from a second thread while it polls: the call would wait for the poll)."""
+        """Queue commits for the pump thread.
+
+        A confluent-kafka consumer must not be called from a second thread while it polls: the call
+        would wait for the poll.
+        """
         if not offsets:
             return
         with self._lock:
@@ -253,9 +259,11 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
                 self._commits_due[tp.partition] = tp
 
     def _on_commit(self, err: Any, partitions: list[TopicPartition]) -> None:
-        """A commit came back (pump thread, inside poll). A failed one (a rebalance was in
-        progress) is queued again while the partition is still ours: its metadata is how
-        the next owner knows which offsets are redeliveries."""
+        """A commit came back (pump thread, inside poll).
+
+        A failed one (a rebalance was in progress) is queued again while the partition is still
+        ours: its metadata is how the next owner knows which offsets are redeliveries.
+        """
         failed = [tp for tp in partitions if err is not None or tp.error is not None]
         if not failed:
             return

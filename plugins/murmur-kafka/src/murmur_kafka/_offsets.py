@@ -1,5 +1,7 @@
-"""What a group member tracks per partition: in-hand offsets, the commit point, and the
-commit metadata that tells the next owner which offsets are redeliveries."""
+"""What a group member tracks per partition: in-hand offsets, the commit point, commit metadata.
+
+The commit metadata tells the next owner which offsets are redeliveries.
+"""
 
 from __future__ import annotations
 

@@ -63,8 +63,9 @@ def mcp_http_app(
     host: str = "127.0.0.1",
     token: str | None = None,
 ) -> Starlette:
-    """A Starlette app serving the agents' MCP server at `/mcp` (what
-    `murmur mcp serve --transport streamable-http` runs).
+    """A Starlette app serving the agents' MCP server at `/mcp`.
+
+    It is what `murmur mcp serve --transport streamable-http` runs.
 
     With `token`, every request needs `Authorization: Bearer <token>`.
     """
@@ -87,8 +88,10 @@ def mcp_http_app(
 
 
 def mount_mcp(app: Any, agents: Sequence[str]) -> None:
-    """Add `/mcp` to `murmur serve`'s app (behind its bearer token) and run the session
-    manager in its lifespan."""
+    """Add `/mcp` to `murmur serve`'s app (behind its bearer token).
+
+    The session manager runs in the app's lifespan.
+    """
     runtime: AgentRuntime = app.state.murmur.runtime
     token_required = bool(getattr(app.state, "mcp_token_required", False))
     routes, manager = _routes_and_manager(

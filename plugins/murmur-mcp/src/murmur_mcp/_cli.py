@@ -99,7 +99,7 @@ def build_runtime(options: ServeOptions) -> AgentRuntime:
 
 
 def _log_to_stderr() -> None:
-    """stdout is the MCP channel on stdio: murmur's log lines go to stderr."""
+    """On stdio, stdout is the MCP channel: murmur's log lines go to stderr."""
     import structlog
 
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))

@@ -304,8 +304,9 @@ class NatsTransport(BrokerTransport["NatsBroker"]):
         return subscription
 
     async def publish_result(self, reply_to: str, data: bytes) -> None:
-        """Send a frame to the caller's reply subject as a request the caller's subscription
-        answers once it holds the frame.
+        """Send a frame to the caller's reply subject as a request.
+
+        The caller's subscription answers the request once it holds the frame.
 
         Core NATS drops what nobody is subscribed to (a caller reconnecting after a server
         restart): "no responders" is tried again for `reply_grace_s`, then the caller is
@@ -351,10 +352,12 @@ class NatsTransport(BrokerTransport["NatsBroker"]):
     # -- broker state -----------------------------------------------------------------
 
     async def epoch(self) -> str | None:
-        """With `storage=memory`, the id of the server this transport is connected to: a
-        restarted server has a new id and has lost every queued task, so `JobBackend`
-        publishes again the tasks it is waiting for. With file storage (the default) the
-        server keeps its streams across a restart: None."""
+        """With `storage=memory`, the id of the server this transport is connected to; else None.
+
+        A restarted server has a new id and has lost every queued task, so `JobBackend` publishes
+        again the tasks it is waiting for. With file storage (the default) the server keeps its
+        streams across a restart: None.
+        """
         if self.storage != "memory":
             return None
         info = getattr(self.connection, "_server_info", None) or {}
@@ -385,8 +388,10 @@ class NatsTransport(BrokerTransport["NatsBroker"]):
         return kv
 
     async def claim_nonce(self, nonce: str, message_id: str, *, ttl_s: float) -> bool:
-        """Fleet-wide: `KV.create(nonce)` succeeds once per nonce within the bucket's TTL
-        (the first worker's `ttl_s`); a later claim is fresh only for the same message."""
+        """Fleet-wide: `KV.create(nonce)` succeeds once per nonce within the bucket's TTL.
+
+        The TTL is the first worker's `ttl_s`; a later claim is fresh only for the same message.
+        """
         from nats.js.errors import KeyWrongLastSequenceError
 
         kv = await self._nonce_bucket(ttl_s)

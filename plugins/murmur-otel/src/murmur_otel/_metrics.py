@@ -43,9 +43,11 @@ class _RunAttributes:
 
 
 def pydantic_ai_instrumented(model: object = None) -> bool:
-    """True when PydanticAI's own instrumentation records `gen_ai.client.token.usage` per
-    model request: it is on for every agent (`pydantic_ai.Agent.instrument_all()`), or
-    `model` is an `InstrumentedModel`."""
+    """True when PydanticAI's own instrumentation records `gen_ai.client.token.usage`.
+
+    It records it per model request when it is on for every agent
+    (`pydantic_ai.Agent.instrument_all()`), or when `model` is an `InstrumentedModel`.
+    """
     module = sys.modules.get("pydantic_ai.agent")
     agent_class = getattr(module, "Agent", None) if module is not None else None
     if getattr(agent_class, "_instrument_default", False):

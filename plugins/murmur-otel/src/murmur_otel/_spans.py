@@ -22,8 +22,10 @@ _LIMIT = 65_536
 
 
 class _Bounded(Generic[K]):
-    """Insertion-ordered map that forgets its oldest entries past `limit` (spans whose end
-    never came: a run cancelled without a final event)."""
+    """Insertion-ordered map that forgets its oldest entries past `limit`.
+
+    Those are spans whose end never came: a run cancelled without a final event.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -69,8 +69,10 @@ def _queue_name(name: str) -> str:
 
 
 def _returned(confirmation: object) -> bool:
-    """Whether a mandatory publish came back unroutable (aio-pika then returns the message
-    instead of the `Basic.Ack` frame)."""
+    """Whether a mandatory publish came back unroutable.
+
+    aio-pika then returns the message instead of the `Basic.Ack` frame.
+    """
     from aiormq.abc import DeliveredMessage
 
     return isinstance(confirmation, DeliveredMessage)
@@ -239,8 +241,10 @@ class RabbitTransport(BrokerTransport["RabbitBroker"]):
     async def consume_tasks(
         self, agent_name: str, *, consumer_id: str, prefetch: int, reclaim_min_idle_ms: int
     ) -> TaskConsumer:
-        """Open a channel with `basic.qos(prefetch)` consuming the agent's queue (consumer
-        tag: `consumer_id` plus a suffix)."""
+        """Open a channel with `basic.qos(prefetch)` consuming the agent's queue.
+
+        The consumer tag is `consumer_id` plus a suffix.
+        """
         _, connection = self._require()
         queue_name = self._task_queue(agent_name)
 

@@ -1,5 +1,6 @@
-"""`RedisTokenBudget`: a `TokenBudget` whose spend lives in one Redis hash, so every runtime
-and worker given the same `key` draws from one budget:
+"""`RedisTokenBudget`: a `TokenBudget` whose spend lives in one Redis hash.
+
+Every runtime and worker given the same `key` draws from one budget:
 
 ```
 {key}                      HASH    tokens (int), cost (float as text)

@@ -54,8 +54,10 @@ _TRIM_EVERY = 256
 
 
 async def ensure_group(client: Redis, stream: str, group: str) -> None:
-    """Create the consumer group (and the stream) if missing; it starts at the stream's
-    beginning, so tasks published before the first worker are delivered."""
+    """Create the consumer group (and the stream) if missing.
+
+    It starts at the stream's beginning, so tasks published before the first worker are delivered.
+    """
     from redis.exceptions import ResponseError
 
     try:
@@ -66,8 +68,10 @@ async def ensure_group(client: Redis, stream: str, group: str) -> None:
 
 
 def _data(fields: Any) -> bytes | None:
-    """The payload of an entry; None for an entry deleted while pending, b"" for an entry
-    that exists but carries no payload field (garbage written by someone else)."""
+    """The payload of an entry; None for an entry deleted while pending.
+
+    b"" for an entry that exists but carries no payload field (garbage written by someone else).
+    """
     if fields is None:
         return None
     value = fields.get(_FIELD) if isinstance(fields, dict) else None
@@ -140,8 +144,10 @@ class RedisTaskConsumer(TaskConsumer):
         return out
 
     async def _recreate_group(self) -> None:
-        """The stream or group vanished (a restart without persistence, a flush): make them
-        again; tasks published since are read from the stream's start."""
+        """The stream or group vanished (a restart without persistence, a flush): make them again.
+
+        Tasks published since are read from the stream's start.
+        """
         log.warning("consumer group missing; recreating it", stream=self._stream)
         await ensure_group(self._client, self._stream, self._group)
 
@@ -227,8 +233,10 @@ class RedisTaskConsumer(TaskConsumer):
 
 
 class StreamSubscription(QueueSubscription):
-    """A reply channel: one stream read with `XREAD BLOCK` from its beginning (the channel
-    is new and private to its caller), trimmed as it is read, deleted on close."""
+    """A reply channel: one stream read with `XREAD BLOCK` from its beginning.
+
+    The channel is new and private to its caller; it is trimmed as it is read, deleted on close.
+    """
 
     def __init__(
         self,

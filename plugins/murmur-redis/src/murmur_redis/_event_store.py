@@ -34,8 +34,9 @@ _CHUNK = 500
 
 
 class RedisEventStore(UsesStoreClient, EventStore):
-    """Events in Redis in append order, indexed by trace, parent, agent, type and time,
-    shared by every process using the same prefix.
+    """Events in Redis in append order, indexed by trace, parent, agent, type and time.
+
+    They are shared by every process using the same prefix.
 
     Args:
         client: a `RedisStoreClient` shared with a run store, or a Redis URL.
@@ -51,8 +52,10 @@ class RedisEventStore(UsesStoreClient, EventStore):
         await self.client.add_events((event,))
 
     async def append_many(self, events: Sequence[RuntimeEvent]) -> None:
-        """Store several events in order, in one batch. Events already stored (same id)
-        are skipped."""
+        """Store several events in order, in one batch.
+
+        Events already stored (same id) are skipped.
+        """
         if events:
             await self.client.add_events(events)
 
@@ -91,8 +94,10 @@ class RedisEventStore(UsesStoreClient, EventStore):
     async def _candidates(
         self, redis: Redis, q: EventQuery, after: int
     ) -> AsyncIterator[list[int]]:
-        """Chunks of ascending sequence numbers (> after) from the narrowest index;
-        `matches` applies the remaining filters."""
+        """Chunks of ascending sequence numbers (> after) from the narrowest index.
+
+        `matches` applies the remaining filters.
+        """
         p = self.client.prefix
         keys: builtins.list[str] = []
         if q.trace_id is not None:

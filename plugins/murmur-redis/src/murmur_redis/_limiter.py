@@ -1,5 +1,7 @@
-"""`RedisConcurrencyLimiter`: a PydanticAI concurrency limiter shared across a fleet through
-Redis, and `TokenRateRecorder`, the middleware that feeds its tokens-per-minute window.
+"""`RedisConcurrencyLimiter` and `TokenRateRecorder`: fleet-wide concurrency limits through Redis.
+
+`RedisConcurrencyLimiter` is a PydanticAI concurrency limiter shared across a fleet through Redis;
+`TokenRateRecorder` is the middleware that feeds its tokens-per-minute window.
 
 The `{...}` hash tag keeps a limiter's keys in one Redis Cluster slot:
 
@@ -290,8 +292,10 @@ class _RedisLimiter:
             _log().warning("limiter_record_failed", limiter=self._name, error=exc.message)
 
     def recorder(self) -> TokenRateRecorder:
-        """Middleware that feeds each run's tokens to `record_tokens`:
-        `AgentRuntime(middleware=[limiter.recorder()])`."""
+        """Middleware that feeds each run's tokens to `record_tokens`.
+
+        Use it as `AgentRuntime(middleware=[limiter.recorder()])`.
+        """
         return TokenRateRecorder(self)
 
     async def reset(self) -> None:
@@ -320,8 +324,10 @@ class _RedisLimiter:
 
 
 class TokenRateRecorder:
-    """Middleware that records each successful run's tokens in a limiter's
-    `tokens_per_minute` window: `AgentRuntime(middleware=[limiter.recorder()])`.
+    """Middleware that records each successful run's tokens in a limiter's rate window.
+
+    The window is the limiter's `tokens_per_minute` window. Use it as
+    `AgentRuntime(middleware=[limiter.recorder()])`.
 
     Args:
         limiter: the `RedisConcurrencyLimiter` to feed.

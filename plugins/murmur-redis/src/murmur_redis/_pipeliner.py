@@ -37,8 +37,10 @@ class Pipeliner:
         self._flusher: asyncio.Task[None] | None = None
 
     async def run(self, queue: Queue, commands: int) -> list[Any]:
-        """Queue `commands` commands (added to the pipeline by `queue`) and return their
-        replies; raises the first reply that is an error, or the pipeline's failure."""
+        """Queue `commands` commands (added to the pipeline by `queue`) and return their replies.
+
+        Raises the first reply that is an error, or the pipeline's failure.
+        """
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._pending.append((queue, commands, future))
         if self._flusher is None or self._flusher.done():

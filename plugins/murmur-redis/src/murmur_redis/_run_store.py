@@ -47,8 +47,10 @@ class RedisRunStore(UsesStoreClient, RunStore):
         await self.client.add_run(record)
 
     async def put_soon(self, record: RunRecord) -> None:
-        """Buffer a starting run's record for the next batch (this process reads it at
-        once)."""
+        """Buffer a starting run's record for the next batch.
+
+        This process reads it at once.
+        """
         await self.client.buffer_run(record)
 
     async def get(self, run_id: str) -> RunRecord | None:

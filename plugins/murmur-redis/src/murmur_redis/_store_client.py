@@ -209,8 +209,10 @@ class RedisStoreClient(SharedStoreClient["Redis", RunRow, CheckpointRow, EventRo
         return args
 
     def flush_at_exit(self) -> None:
-        """Write what is buffered with a blocking client (at interpreter exit, when a store
-        was never closed and no event loop is left)."""
+        """Write what is buffered with a blocking client.
+
+        Used at interpreter exit, when a store was never closed and no event loop is left.
+        """
         if self.closed or not self.has_pending():
             return
         from redis import Redis as SyncRedis

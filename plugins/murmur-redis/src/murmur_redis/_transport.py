@@ -162,8 +162,10 @@ class RedisTransport(Transport):
         return self._pipeliner
 
     def reader(self) -> Redis:
-        """A new client on one dedicated connection, for one blocking reader (closed with
-        the transport)."""
+        """A new client on one dedicated connection, for one blocking reader.
+
+        It is closed with the transport.
+        """
         from redis.asyncio import Redis
 
         client = Redis.from_url(
@@ -226,8 +228,10 @@ class RedisTransport(Transport):
         return str(run_id) if run_id else None
 
     async def epoch(self) -> str | None:
-        """The Redis server's `run_id`: it changes when the server restarts, and a server
-        that keeps nothing on disk has then lost every queued task."""
+        """The Redis server's `run_id`: it changes when the server restarts.
+
+        A server that keeps nothing on disk has then lost every queued task.
+        """
         self._epoch = await self._read_epoch(self.client)
         return self._epoch
 

@@ -1,4 +1,4 @@
-"""RocksDB run and event stores for murmur: `AgentRuntime(store="rocksdb:///runs")`.
+r"""RocksDB run and event stores for murmur: `AgentRuntime(store="rocksdb:///runs")`.
 
 A high-throughput, single-host store: every write is one atomic RocksDB write batch
 (memtable + write-ahead log), indexes are key prefixes, and one process at a time owns a
@@ -8,11 +8,11 @@ directory. The key layout (documented in `murmur_rocksdb._keys` and docs/stores.
 meta/schema_version                          -> b"1"
 run/<run_id>                                 -> RunRecord JSON
 run-created/<created:f8><run_id>             -> b""
-run-{status,agent,parent,kind}/<value>\\0<created:f8><run_id> -> b""
-ckpt/<run_id>\\0<key>                         -> checkpoint JSON
+run-{status,agent,parent,kind}/<value>\0<created:f8><run_id> -> b""
+ckpt/<run_id>\0<key>                         -> checkpoint JSON
 ev/<seq:u8>                                  -> RuntimeEvent JSON
 ev-id/<event_id>                             -> <seq:u8>
-ev-{trace,parent,agent,type}/<value>\\0<seq:u8> -> b""
+ev-{trace,parent,agent,type}/<value>\0<seq:u8> -> b""
 ev-time/<timestamp:f8><seq:u8>               -> b""
 ```
 

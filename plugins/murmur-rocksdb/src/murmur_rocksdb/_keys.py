@@ -1,26 +1,26 @@
-"""The RocksDB key layout: one keyspace, prefixes per record kind, order-preserving numbers.
+r"""The RocksDB key layout: one keyspace, prefixes per record kind, order-preserving numbers.
 
 ```
 meta/schema_version                          -> b"1"                (ASCII int)
 run/<run_id>                                 -> RunRecord JSON
 run-created/<created:f8><run_id>             -> b""   every run, by creation time
-run-status/<status>\\0<created:f8><run_id>    -> b""   runs by status
-run-agent/<agent_name>\\0<created:f8><run_id> -> b""   runs by agent
-run-parent/<parent>\\0<created:f8><run_id>    -> b""   runs by parent trace id
-run-kind/<kind>\\0<created:f8><run_id>        -> b""   runs by kind
-ckpt/<run_id>\\0<key>                         -> checkpoint JSON
+run-status/<status>\0<created:f8><run_id>    -> b""   runs by status
+run-agent/<agent_name>\0<created:f8><run_id> -> b""   runs by agent
+run-parent/<parent>\0<created:f8><run_id>    -> b""   runs by parent trace id
+run-kind/<kind>\0<created:f8><run_id>        -> b""   runs by kind
+ckpt/<run_id>\0<key>                         -> checkpoint JSON
 ev/<seq:u8>                                  -> RuntimeEvent JSON (append order)
 ev-id/<event_id>                             -> <seq:u8>
-ev-trace/<trace_id>\\0<seq:u8>                -> b""
-ev-parent/<parent_trace_id>\\0<seq:u8>        -> b""
-ev-agent/<agent_name>\\0<seq:u8>              -> b""
-ev-type/<event_type>\\0<seq:u8>               -> b""
+ev-trace/<trace_id>\0<seq:u8>                -> b""
+ev-parent/<parent_trace_id>\0<seq:u8>        -> b""
+ev-agent/<agent_name>\0<seq:u8>              -> b""
+ev-type/<event_type>\0<seq:u8>               -> b""
 ev-time/<timestamp:f8><seq:u8>               -> b""
 ```
 
 `<seq:u8>` is the event's append sequence number as 8 big-endian bytes; `<created:f8>` and
 `<timestamp:f8>` are float64s encoded so byte order is numeric order. Strings are UTF-8;
-`\\0` separates a variable-length field from what follows, so ids must not contain NUL.
+`\0` separates a variable-length field from what follows, so ids must not contain NUL.
 Listing newest-first iterates an index backwards; every index scan is a prefix range.
 """
 

@@ -77,8 +77,9 @@ class _UsesDatabase:
 
 
 class RocksDBRunStore(_UsesDatabase, RunStore):
-    """Runs and checkpoints in a RocksDB directory, indexed by creation time, status,
-    agent, parent and kind.
+    """Runs and checkpoints in a RocksDB directory.
+
+    Indexed by creation time, status, agent, parent and kind.
 
     Args:
         database: a directory path, or a `RocksDatabase` shared with an event store.
@@ -178,8 +179,9 @@ class RocksDBRunStore(_UsesDatabase, RunStore):
 
 
 class RocksDBEventStore(_UsesDatabase, EventStore):
-    """Events in a RocksDB directory, in append order, indexed by trace, parent, agent,
-    type and time.
+    """Events in a RocksDB directory, in append order.
+
+    Indexed by trace, parent, agent, type and time.
 
     Args:
         database: a directory path, or a `RocksDatabase` shared with a run store.
@@ -267,8 +269,10 @@ class RocksDBEventStore(_UsesDatabase, EventStore):
         return out
 
     def _candidates(self, q: EventQuery, after: int) -> Iterator[int]:
-        """Sequence numbers (ascending, > after) of events that may match: the narrowest
-        index's range; `matches` applies the remaining filters."""
+        """Sequence numbers (ascending, > after) of events that may match.
+
+        They are the narrowest index's range; `matches` applies the remaining filters.
+        """
         if q.trace_id is not None:
             return self._index_seqs(k.EVENT_TRACE, q.trace_id, after)
         if q.trace_ids is not None:

@@ -271,8 +271,9 @@ def create_router(
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> RunPage:
         """Runs matching every filter, newest first; follow `next_offset` for more.
-        `since`, `until` and `q` look at the newest 10,000 runs that match the other
-        filters."""
+
+        `since`, `until` and `q` look at the newest 10,000 runs that match the other filters.
+        """
         return await local.runs(
             status=status,
             agent=agent,
@@ -365,10 +366,13 @@ def create_router(
             Query(max_length=128, description="Resume after this event id (as Last-Event-ID)."),
         ] = None,
     ) -> Any:
-        """Live `RuntimeEvent`s. `Last-Event-ID` (or `after`) replays the stored events
-        after that id first: 404 `event_not_found` when the store does not hold it, 410
-        `resume_too_old` when more than 10,000 events were stored after it. `trace_id`
-        follows a run tree, starting with the events it already emitted."""
+        """Live `RuntimeEvent`s, after the stored ones a client asks to replay.
+
+        `Last-Event-ID` (or `after`) replays the stored events after that id first: 404
+        `event_not_found` when the store does not hold it, 410 `resume_too_old` when more than
+        10,000 events were stored after it. `trace_id` follows a run tree, starting with the events
+        it already emitted.
+        """
         resume = last_event_id or after
         if resume is not None:
             await local.check_resume(resume)

@@ -127,9 +127,11 @@ def unauthorized() -> MurmurError:
 
 
 class AuthGuard:
-    """Checks bearer tokens and slows down guessing: a client (by address) with
-    `max_failures` wrong tokens within `window` seconds gets `429` for every request until
-    the oldest of them is `window` seconds old. A right token clears the client's count.
+    """Checks bearer tokens and slows down guessing.
+
+    A client (by address) with `max_failures` wrong tokens within `window` seconds gets `429` for
+    every request until the oldest of them is `window` seconds old. A right token clears the
+    client's count.
 
     Args:
         token: the server's token.

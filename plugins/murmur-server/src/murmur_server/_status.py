@@ -231,8 +231,10 @@ _MAX_RETRY_S = 5.0
 
 
 def why_unavailable(error: MurmurError, url: str) -> str:
-    """Why the event stream of the server at `url` cannot be followed, in words a user can
-    act on: nothing listens there, the token is refused, it is not a murmur server, ..."""
+    """Why the event stream of the server at `url` cannot be followed, in words a user can act on.
+
+    Nothing listens there, the token is refused, it is not a murmur server, ...
+    """
     status = error.details.get("status")
     if status in (401, 403):
         return (
@@ -259,11 +261,13 @@ async def _follow(
     on_state: Callable[..., None],
     on_gap: Callable[[MurmurError], None],
 ) -> AsyncGenerator[RuntimeEvent]:
-    """The event stream, followed until interrupted. When the server cannot be reached, or
-    refuses the stream, `on_state("disconnected", reason)` says why and the stream is
-    retried with backoff, resuming after the last event seen. When the server can no longer
-    resume it (a restarted server with an in-memory store), it goes on live: a live view
-    would rather show a gap than stop. A `--last-event-id` the server refuses is an error."""
+    """The event stream, followed until interrupted.
+
+    When the server cannot be reached, or refuses the stream, `on_state("disconnected", reason)`
+    says why and the stream is retried with backoff, resuming after the last event seen. When the
+    server can no longer resume it (a restarted server with an in-memory store), it goes on live: a
+    live view would rather show a gap than stop. A `--last-event-id` the server refuses is an error.
+    """
     last = options.last_event_id
     delay = _FIRST_RETRY_S
     while True:

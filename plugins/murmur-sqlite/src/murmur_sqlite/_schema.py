@@ -106,8 +106,9 @@ def newer_schema_error(path: str, found: int) -> RegistryError:
 
 
 def check_file(path: str) -> None:
-    """Refuse, without opening a connection, a file that is not a SQLite database or is
-    from a newer schema (reads the 100-byte header only).
+    """Refuse a file that is not a SQLite database or is from a newer schema.
+
+    It never opens a connection: it reads the 100-byte header only.
 
     Raises:
         RegistryError: code `"store_corrupt"` or `"store_schema_newer"`.

@@ -73,8 +73,10 @@ def sqlite_store_factory(url: str) -> Stores:
 
 
 class _UsesDatabase(SharedStoreUser):
-    """A store built on a path owns its database; one built on a `SQLiteDatabase` shares
-    it, and the last store closed closes it."""
+    """A store built on a path owns its database; one built on a `SQLiteDatabase` shares it.
+
+    When shared, the last store closed closes it.
+    """
 
     def __init__(self, database: SQLiteDatabase | str | os.PathLike[str], **options: Any) -> None:
         if isinstance(database, SQLiteDatabase):
@@ -115,8 +117,10 @@ class SQLiteRunStore(_UsesDatabase, RunStore):
         await self.database.add_run(record)
 
     async def put_soon(self, record: RunRecord) -> None:
-        """Buffer a starting run's record for the next transaction (this process reads it
-        at once)."""
+        """Buffer a starting run's record for the next transaction.
+
+        This process reads it at once.
+        """
         await self.database.buffer_run(record)
 
     async def get(self, run_id: str) -> RunRecord | None:
@@ -174,8 +178,9 @@ class SQLiteRunStore(_UsesDatabase, RunStore):
 
 
 class SQLiteEventStore(_UsesDatabase, EventStore):
-    """Events in a SQLite file, appended in batches, indexed by trace, parent, agent,
-    type and time.
+    """Events in a SQLite file, appended in batches.
+
+    Indexed by trace, parent, agent, type and time.
 
     Args:
         database: a file path, or a `SQLiteDatabase` shared with a run store.
