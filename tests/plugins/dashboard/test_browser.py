@@ -140,10 +140,19 @@ def test_live_pauses_and_resumes_without_losing_events(
     for run_id in missed:
         expect(events.locator(f'tr[data-trace-id="{run_id}"]')).to_have_count(2)
     expect(events.locator(f'tr[data-trace-id="{first}"]')).to_have_count(2)
-    page.get_by_label("type").select_option("agent_completed")
-    served.wait(served.start("echo", "filtered"))
-    expect(events.locator("tbody tr").first).to_have_attribute("data-event-type", "agent_completed")
     screenshot(page, "live")
+
+    page.get_by_label("type").select_option("agent_completed")
+    expect(page.get_by_text("Waiting for events")).to_be_visible()  # a new stream, from now on
+    expect(page.get_by_test_id("stream-state")).to_have_text("live")
+    rows = events.locator("tbody tr")
+    for attempt in range(10):  # the server subscribes just after the stream opens
+        served.wait(served.start("echo", f"filtered {attempt}"))
+        if rows.count() > 0:
+            break
+        page.wait_for_timeout(300)
+    expect(rows.first).to_have_attribute("data-event-type", "agent_completed")
+    expect(events.locator('tr[data-event-type="agent_spawned"]')).to_have_count(0)
     assert offsite == []
 
 

@@ -46,7 +46,15 @@ export function Fleet() {
         />
       </div>
       <h2>Throughput, last {MINUTES} minutes</h2>
-      <svg className="throughput" viewBox={`0 0 ${MINUTES * 20} 80`} width="100%" height="80" role="img" data-testid="throughput">
+      <svg
+        className="throughput"
+        viewBox={`0 0 ${MINUTES * 20} 80`}
+        preserveAspectRatio="none"
+        width="100%"
+        height="80"
+        role="img"
+        data-testid="throughput"
+      >
         {flow.buckets.map((b, i) => {
           const ok = (b.completed / top) * 70;
           const bad = (b.failed / top) * 70;
@@ -60,6 +68,13 @@ export function Fleet() {
         })}
         <line x1={0} y1={78.5} x2={MINUTES * 20} y2={78.5} className="axis" />
       </svg>
+      <div className="axis-labels muted">
+        <span>{MINUTES} min ago</span>
+        <span>
+          completed <span className="key ok" /> failed <span className="key bad" />
+        </span>
+        <span>now</span>
+      </div>
       <h2>Budget</h2>
       {budget ? (
         <div className="budget" data-testid="budget">

@@ -135,7 +135,7 @@ export function Inspector({ runId }: { runId: string }) {
                     <Badge status={node.status} />
                   </td>
                   <td>{fmtMs(node.metrics.durationMs)}</td>
-                  <td>{fmtInt(node.metrics.inputTokens + node.metrics.outputTokens)}</td>
+                  <td>{node.metrics.inputTokens + node.metrics.outputTokens ? fmtInt(node.metrics.inputTokens + node.metrics.outputTokens) : "–"}</td>
                   <td>{fmtUsd(node.metrics.costUsd)}</td>
                   <td>{node.metrics.attempts || "–"}</td>
                   <td className="error-code">{node.metrics.errorCode ?? ""}</td>
