@@ -17,21 +17,18 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 from murmur._durable import gather_batch, resume, run_group_durably
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
-from murmur.context_passer import ContextPasser, ParentContext
-from murmur.core.budget import TokenBudget
+from murmur.context_passer import ContextPasser
 from murmur.core.errors import MurmurError, SpawnError
 from murmur.core.fanout import bounded_map
-from murmur.core.ids import new_id
 from murmur.events._emitters import EventEmitter, LogEventEmitter, MultiEventEmitter, safe_emit
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.execution._backend import Backend
 from murmur.execution._context import (
     ExecutionContext,
-    current_context,
     enter_run,
     leave_run,
-    parent_messages,
-    parent_tool_call_id,
+    new_context,
+    result_metadata,
 )
 from murmur.execution._options import RuntimeOptions
 from murmur.execution._outcome import ExecutionOutcome
@@ -50,7 +47,6 @@ from murmur.runs._base import Stores
 from murmur.runs._emitter import StoreEventEmitter
 from murmur.tooling._pool import ToolsetPool
 from murmur.tooling._registry import ToolRegistry
-from murmur.transport._envelope import TaskEnvelope
 from murmur.types import AgentResult, ResultMetadata, TaskSpec
 
 if TYPE_CHECKING:
@@ -455,84 +451,17 @@ class AgentRuntime:
         )
 
     def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
-        """The execution context a run of `agent` on `task` gets here (nested under the run
-        currently executing in this task, if any: one level deeper, with its ancestors,
-        budgets and spawn limits)."""
-        parent = current_context()
-        budgets: tuple[TokenBudget, ...] = ()
-        if self.options.token_budget is not None:
-            budgets = (self.options.token_budget,)
-        if parent is not None:
-            budgets = tuple(dict.fromkeys((*budgets, *parent.budgets)))
-        if task.token_budget is not None and task.token_budget not in budgets:
-            budgets = (*budgets, task.token_budget)
-        if parent is None:
-            return ExecutionContext(
-                agent=agent,
-                task=task,
-                trace_id=task.trace_id,
-                parent_trace_id=task.parent_trace_id,
-                budgets=budgets,
-                backend=self._backend.name,
-                runtime=self,
-            )
-        return ExecutionContext(
-            agent=agent,
-            task=task,
-            trace_id=task.trace_id if task.trace_id != parent.trace_id else new_id(),
-            parent_trace_id=task.parent_trace_id or parent.trace_id,
-            depth=parent.depth + 1,
-            ancestors=(*parent.ancestors, parent.agent.name),
-            budgets=budgets,
-            parent=ParentContext(
-                agent_name=parent.agent.name,
-                trace_id=parent.trace_id,
-                task_id=parent.task.id,
-                messages=tuple(parent_messages()),
-                tool_call_id=parent_tool_call_id(),
-            ),
-            backend=self._backend.name,
-            runtime=self,
-            max_depth=parent.max_depth,
-            spawn_counters=parent.spawn_counters,
-        )
+        """The execution context a run of `agent` on `task` gets here.
 
-    def delivered_context(self, agent: Agent[Any], envelope: TaskEnvelope) -> ExecutionContext:
-        """The execution context of a task a worker received: the caller's run, continued.
-
-        Its depth, ancestors, spawn-depth limit, remaining spawns and remaining tokens come
-        from the envelope, so the runs it spawns here are held to the caller's limits.
+        Nested under the run currently executing in this task, if any: one level deeper,
+        with its ancestors, budgets and spawn limits.
         """
-        budgets: tuple[TokenBudget, ...] = ()
-        if envelope.remaining_tokens is not None:
-            budgets = (TokenBudget(limit=envelope.remaining_tokens, name="caller"),)
-        counters: tuple[SpawnCounter, ...] = ()
-        if envelope.remaining_spawns is not None:
-            counters = (SpawnCounter(envelope.remaining_spawns),)
-        task = TaskSpec(
-            input=envelope.input,
-            id=envelope.task_id,
-            trace_id=envelope.trace_id,
-            parent_trace_id=envelope.parent_trace_id,
-            metadata={**envelope.metadata, "attempt": envelope.attempt},
-        )
-        return ExecutionContext(
-            agent=agent,
-            task=task,
-            trace_id=envelope.trace_id,
-            parent_trace_id=envelope.parent_trace_id,
-            depth=envelope.depth,
-            ancestors=tuple(envelope.ancestors),
-            budgets=budgets,
-            attempt=envelope.attempt,
-            backend=self._local.name,
-            input=envelope.input,
+        return new_context(
+            agent,
+            task,
             runtime=self,
-            traceparent=envelope.traceparent,  # the caller's span: one trace
-            max_depth=envelope.max_depth,
-            spawn_counters=counters,
-            deadline=envelope.deadline,
-            remaining_tokens=envelope.remaining_tokens,
+            backend=self._backend.name,
+            token_budget=self.options.token_budget,
         )
 
     async def _dispatch(self, agent: Agent[Any], task: TaskSpec) -> AgentResult[Any]:
@@ -548,9 +477,12 @@ class AgentRuntime:
         return await self._result_of(ctx, self._pipeline)
 
     async def execute_delivered(self, ctx: ExecutionContext) -> AgentResult[Any]:
-        """Execute a task delivered from a broker (a `delivered_context`): observability
-        (events stay on this worker; no run record: the caller records the run), this
-        runtime's middleware, and the execution itself, in this process."""
+        """Execute a task delivered from a broker, in this process.
+
+        Its context is built by the worker from the envelope (`murmur.worker.delivered_context`).
+        Runs observability (events stay on this worker; no run record: the caller records the
+        run), this runtime's middleware, and the execution itself.
+        """
         if not self._started:
             await self.start()
         return await self._result_of(ctx, self._delivered_pipeline)
@@ -561,36 +493,15 @@ class AgentRuntime:
         try:
             outcome = await pipeline(ctx)
         except MurmurError as exc:
-            return AgentResult.failed(exc, self._metadata(ctx, started, None))
+            return AgentResult.failed(exc, result_metadata(ctx, started, None))
         except Exception as exc:  # a bug in a hook or plugin: still a typed result
             error = SpawnError(
                 f"agent {ctx.agent.name!r} failed unexpectedly: {exc!r}",
                 details={"exception": type(exc).__name__},
             )
-            return AgentResult.failed(error, self._metadata(ctx, started, None))
+            return AgentResult.failed(error, result_metadata(ctx, started, None))
         finally:
             leave_run(token)
         return AgentResult.ok(
-            outcome.output, self._metadata(ctx, started, outcome), outcome.messages
-        )
-
-    def _metadata(
-        self, ctx: ExecutionContext, started: float, outcome: ExecutionOutcome | None
-    ) -> ResultMetadata:
-        duration = ctx.duration_ms or (time.perf_counter() - started) * 1000
-        return ResultMetadata(
-            task_id=ctx.task.id,
-            trace_id=ctx.trace_id,
-            agent_name=ctx.agent.name,
-            parent_trace_id=ctx.parent_trace_id,
-            duration_ms=duration,
-            input_tokens=outcome.input_tokens if outcome else 0,
-            output_tokens=outcome.output_tokens if outcome else 0,
-            requests=outcome.requests if outcome else 0,
-            tool_calls=max(outcome.tool_calls if outcome else 0, ctx.tool_calls),
-            cost_usd=outcome.cost_usd if outcome else None,
-            model=(outcome.model if outcome else None) or ctx.agent.model_name,
-            backend=ctx.backend,
-            attempts=ctx.attempt,
-            depth=ctx.depth,
+            outcome.output, result_metadata(ctx, started, outcome), outcome.messages
         )

@@ -131,7 +131,7 @@ def main() -> None:
             )
             (root,) = [s for s in _get(spans_url)["data"] if s["parent_id"] is None]
             trace_id = root["context"]["trace_id"]
-            from playwright.sync_api import (  # ty: ignore[import-not-found]  (uv run --with)
+            from playwright.sync_api import (
                 sync_playwright,
             )
 

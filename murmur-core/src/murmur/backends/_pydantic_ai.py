@@ -42,11 +42,11 @@ from murmur.core.errors import (
 )
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.execution._context import ExecutionContext, current_context
+from murmur.execution._outcome import ExecutionOutcome
 from murmur.tooling._pool import ToolsetPool, ToolsetProvider
 from murmur.tooling._registry import ToolRegistry, check_tool_allowed
 
 __all__ = [
-    "ExecutionOutcome",
     "PydanticAIExecutor",
     "function_toolset",
     "map_exception",
@@ -54,20 +54,6 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 512
-
-
-@dataclass(slots=True)
-class ExecutionOutcome:
-    """What a backend returns for one executed attempt."""
-
-    output: Any
-    input_tokens: int = 0
-    output_tokens: int = 0
-    requests: int = 0
-    tool_calls: int = 0
-    cost_usd: float | None = None
-    model: str | None = None
-    messages: list[Any] | None = None
 
 
 def _resolve_model(agent: Agent) -> Model:
@@ -256,8 +242,10 @@ def function_toolset(agent: Agent, registry: ToolRegistry) -> GatedToolset:
 
 
 def native_tool_names(agent: Agent) -> tuple[str, ...]:
-    """The agent's allow-list entries that name native tools (`"server.tool"` names a
-    provider's tool: a native tool name cannot hold a dot)."""
+    """The agent's allow-list entries that name native tools.
+
+    (`"server.tool"` names a provider's tool: a native tool name cannot hold a dot.)
+    """
     return tuple(name for name in agent.tools if "." not in name)
 
 

@@ -1,6 +1,7 @@
-"""The per-run execution context, the context variable that links nested runs, and
-`RuntimeProtocol`: what pipeline stages, backends, context passers, the group runner and
-durable runs need of the runtime that executes them.
+"""The per-run execution context, the context variable linking nested runs, and `RuntimeProtocol`.
+
+`RuntimeProtocol` is what pipeline stages, backends, context passers, the group runner and durable
+runs need of the runtime that executes them.
 
 They are written against the protocol, never against `murmur.runtime`, so the kernel's
 layers stay one-way: `AgentRuntime` (above them) implements it.
@@ -9,15 +10,18 @@ layers stay one-way: `AgentRuntime` (above them) implements it.
 from __future__ import annotations
 
 import sys
+import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from murmur.agent import Agent
 from murmur.context_passer import ParentContext
 from murmur.core.budget import TokenBudget
+from murmur.core.ids import new_id
+from murmur.execution._outcome import ExecutionOutcome
 from murmur.execution._spawns import SpawnCounter
-from murmur.types import TaskSpec
+from murmur.types import ResultMetadata, TaskSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -36,8 +40,10 @@ __all__ = [
     "current_context",
     "enter_run",
     "leave_run",
+    "new_context",
     "parent_messages",
     "parent_tool_call_id",
+    "result_metadata",
 ]
 
 
@@ -95,6 +101,9 @@ class ExecutionContext:
         return self.task.id
 
 
+OutputT = TypeVar("OutputT")
+
+
 class RuntimeProtocol(Protocol):
     """The runtime as the layers below it see it (implemented by `AgentRuntime`).
 
@@ -140,17 +149,25 @@ class RuntimeProtocol(Protocol):
     async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Run a prepared context through the pipeline."""
 
+    @overload
+    async def run(
+        self, agent: Agent[OutputT], task: TaskSpec | Any = None
+    ) -> AgentResult[OutputT]: ...
+
+    @overload
+    async def run(self, agent: str, task: TaskSpec | Any = None) -> AgentResult[Any]: ...
+
     async def run(self, agent: Agent[Any] | str, task: TaskSpec | Any = None) -> AgentResult[Any]:
         """Run one agent on one task (never raises for a failed run)."""
 
     async def gather(
         self,
-        agent: Agent[Any] | str,
+        agent: Agent[OutputT] | str,
         tasks: Iterable[TaskSpec | Any],
         *,
         max_concurrency: int | None = None,
         run_id: str | None = None,
-    ) -> list[AgentResult[Any]]:
+    ) -> list[AgentResult[OutputT]]:
         """Run one agent over many tasks, bounded."""
 
     async def run_group(
@@ -201,3 +218,78 @@ def parent_messages() -> list[Any]:
 def parent_tool_call_id() -> str | None:
     """The id of the PydanticAI tool call currently executing, if any."""
     return getattr(_pydantic_ai_run_context(), "tool_call_id", None)
+
+
+def new_context(
+    agent: Agent[Any],
+    task: TaskSpec,
+    *,
+    runtime: RuntimeProtocol,
+    backend: str,
+    token_budget: TokenBudget | None = None,
+) -> ExecutionContext:
+    """The execution context of a run of `agent` on `task` on `runtime`.
+
+    Nested under the run currently executing in this task, if any: one level deeper, its
+    agent added to the ancestors, its budgets, depth limit and spawn allowances inherited.
+    `token_budget` is the runtime-wide budget every run is charged to.
+    """
+    parent = current_context()
+    budgets: tuple[TokenBudget, ...] = (token_budget,) if token_budget is not None else ()
+    if parent is not None:
+        budgets = tuple(dict.fromkeys((*budgets, *parent.budgets)))
+    if task.token_budget is not None and task.token_budget not in budgets:
+        budgets = (*budgets, task.token_budget)
+    if parent is None:
+        return ExecutionContext(
+            agent=agent,
+            task=task,
+            trace_id=task.trace_id,
+            parent_trace_id=task.parent_trace_id,
+            budgets=budgets,
+            backend=backend,
+            runtime=runtime,
+        )
+    return ExecutionContext(
+        agent=agent,
+        task=task,
+        trace_id=task.trace_id if task.trace_id != parent.trace_id else new_id(),
+        parent_trace_id=task.parent_trace_id or parent.trace_id,
+        depth=parent.depth + 1,
+        ancestors=(*parent.ancestors, parent.agent.name),
+        budgets=budgets,
+        parent=ParentContext(
+            agent_name=parent.agent.name,
+            trace_id=parent.trace_id,
+            task_id=parent.task.id,
+            messages=tuple(parent_messages()),
+            tool_call_id=parent_tool_call_id(),
+        ),
+        backend=backend,
+        runtime=runtime,
+        max_depth=parent.max_depth,
+        spawn_counters=parent.spawn_counters,
+    )
+
+
+def result_metadata(
+    ctx: ExecutionContext, started: float, outcome: ExecutionOutcome | None
+) -> ResultMetadata:
+    """The `ResultMetadata` of the run `ctx`, begun at `started` (`time.perf_counter()`)."""
+    duration = ctx.duration_ms or (time.perf_counter() - started) * 1000
+    return ResultMetadata(
+        task_id=ctx.task.id,
+        trace_id=ctx.trace_id,
+        agent_name=ctx.agent.name,
+        parent_trace_id=ctx.parent_trace_id,
+        duration_ms=duration,
+        input_tokens=outcome.input_tokens if outcome else 0,
+        output_tokens=outcome.output_tokens if outcome else 0,
+        requests=outcome.requests if outcome else 0,
+        tool_calls=max(outcome.tool_calls if outcome else 0, ctx.tool_calls),
+        cost_usd=outcome.cost_usd if outcome else None,
+        model=(outcome.model if outcome else None) or ctx.agent.model_name,
+        backend=ctx.backend,
+        attempts=ctx.attempt,
+        depth=ctx.depth,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -68,8 +68,9 @@ class SpawnResult(BaseModel):
     task_id: str | None = None
 
 
-SpawnTool = Callable[[list[SpawnRequest]], Awaitable[list[SpawnResult]]]
-"""The shape of the tool `make_spawn_agents_tool` returns."""
+SpawnTool = Callable[[list[SpawnRequest | dict[str, Any]]], Awaitable[list[SpawnResult]]]
+"""The shape of the tool `make_spawn_agents_tool` returns (it also takes the raw dicts an
+LLM sends: each is validated into a `SpawnRequest`, an invalid one refused as a result)."""
 
 
 def make_spawn_agents_tool(
@@ -162,7 +163,7 @@ def make_spawn_agents_tool(
         requests: Sequence[Any] = list(agents or [])
         return await bounded_map(requests, spawn_one, limit)
 
-    return spawn_agents
+    return cast("SpawnTool", spawn_agents)
 
 
 def _name_of(raw: Any) -> str:

@@ -1,5 +1,7 @@
-"""The distributed worker: `Worker` consumes agent queues on a broker; `BrokerEventBridge`
-relays its events to the publishers of its tasks.
+"""The distributed worker and the relay of its events.
+
+`Worker` consumes agent queues on a broker; `BrokerEventBridge` relays its events to the publishers
+of its tasks.
 
 ```python
 from murmur.worker import Worker
@@ -12,7 +14,7 @@ await worker.start()
 from __future__ import annotations
 
 from murmur.transport._relay import BrokerEventBridge, TaskRoute, current_route
-from murmur.worker._support import WorkerStats, default_consumer_id
+from murmur.worker._support import WorkerStats, default_consumer_id, delivered_context
 from murmur.worker._worker import Worker
 
 __all__ = [
@@ -22,4 +24,5 @@ __all__ = [
     "WorkerStats",
     "current_route",
     "default_consumer_id",
+    "delivered_context",
 ]

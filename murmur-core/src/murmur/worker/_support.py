@@ -14,9 +14,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from murmur.agent import Agent
+from murmur.backends._async import AsyncBackend
+from murmur.core.budget import TokenBudget
 from murmur.core.errors import MurmurError, RegistryError, SpawnError
+from murmur.execution._context import ExecutionContext
+from murmur.execution._spawns import SpawnCounter
+from murmur.runtime import AgentRuntime
 from murmur.transport._envelope import ResultEnvelope, TaskEnvelope, decode_frame, encode_frame
 from murmur.transport._signing import EnvelopeSigner, check_freshness
+from murmur.types import TaskSpec
 
 if TYPE_CHECKING:
     from murmur.transport._base import Delivery, TaskConsumer, Transport
@@ -29,6 +35,7 @@ __all__ = [
     "check",
     "claim_nonce",
     "default_consumer_id",
+    "delivered_context",
     "result_frame",
 ]
 
@@ -74,8 +81,11 @@ class InFlight:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the admission checks made of one delivery: its envelope when it may run, else
-    the rejection reason (and the task id the frame claims, for the `TASK_REJECTED` event)."""
+    """What the admission checks made of one delivery.
+
+    Its envelope when it may run, else the rejection reason (and the task id the frame claims, for
+    the `TASK_REJECTED` event).
+    """
 
     envelope: TaskEnvelope | None
     reason: str | None = None
@@ -89,9 +99,11 @@ def check(
     agents: Mapping[str, Agent[Any]],
     max_envelope_age_s: float,
 ) -> Verdict:
-    """Every admission check that needs no broker round trip, in order: decode, signature,
-    shape, freshness, queue. Total: whatever the delivery's bytes, a `Verdict`, never an
-    exception (a raising check would leave the delivery un-acked, redelivered forever).
+    """Every admission check that needs no broker round trip, in order.
+
+    The checks: decode, signature, shape, freshness, queue. Total: whatever the delivery's bytes, a
+    `Verdict`, never an exception (a raising check would leave the delivery un-acked, redelivered
+    forever).
 
     Reasons: `malformed`, `unsigned`, `bad_signature`, `stale`, `from_future`,
     `no_timestamp`, `wrong_queue`.
@@ -156,8 +168,9 @@ async def claim_nonce(
     ttl_s: float,
     stopping: asyncio.Event,
 ) -> bool | None:
-    """Record the envelope's nonce fleet-wide: False when another message already used it
-    (a replay), True when it is fresh.
+    """Record the envelope's nonce fleet-wide.
+
+    False when another message already used it (a replay), True when it is fresh.
 
     A broker error here says nothing about the task, so it is retried with backoff (the
     caller holds the delivery and keeps touching it) until the broker answers, the task
@@ -200,9 +213,11 @@ def result_frame(
     signer: EnvelopeSigner,
     worker: str,
 ) -> bytes:
-    """The signed result frame of a task; an output that cannot travel (not JSON, not valid
-    Unicode) becomes a typed `not_serializable` error for the caller instead of an exception
-    that would leave the task un-acked."""
+    """The signed result frame of a task.
+
+    An output that cannot travel (not JSON, not valid Unicode) becomes a typed `not_serializable`
+    error for the caller instead of an exception that would leave the task un-acked.
+    """
     try:
         result = ResultEnvelope(
             task_id=envelope.task_id,
@@ -244,3 +259,44 @@ def agent_map(agents: Mapping[str, Agent[Any]] | Iterable[Agent[Any]]) -> dict[s
                 "by agent name, so register it under its own name"
             )
     return out
+
+
+def delivered_context(
+    runtime: AgentRuntime, agent: Agent[Any], envelope: TaskEnvelope
+) -> ExecutionContext:
+    """The execution context of a task a worker received: the caller's run, continued.
+
+    Its depth, ancestors, spawn-depth limit, remaining spawns and remaining tokens come
+    from the envelope, so the runs it spawns here are held to the caller's limits.
+    """
+    budgets: tuple[TokenBudget, ...] = ()
+    if envelope.remaining_tokens is not None:
+        budgets = (TokenBudget(limit=envelope.remaining_tokens, name="caller"),)
+    counters: tuple[SpawnCounter, ...] = ()
+    if envelope.remaining_spawns is not None:
+        counters = (SpawnCounter(envelope.remaining_spawns),)
+    task = TaskSpec(
+        input=envelope.input,
+        id=envelope.task_id,
+        trace_id=envelope.trace_id,
+        parent_trace_id=envelope.parent_trace_id,
+        metadata={**envelope.metadata, "attempt": envelope.attempt},
+    )
+    return ExecutionContext(
+        agent=agent,
+        task=task,
+        trace_id=envelope.trace_id,
+        parent_trace_id=envelope.parent_trace_id,
+        depth=envelope.depth,
+        ancestors=tuple(envelope.ancestors),
+        budgets=budgets,
+        attempt=envelope.attempt,
+        backend=AsyncBackend.name,
+        input=envelope.input,
+        runtime=runtime,
+        traceparent=envelope.traceparent,  # the caller's span: one trace
+        max_depth=envelope.max_depth,
+        spawn_counters=counters,
+        deadline=envelope.deadline,
+        remaining_tokens=envelope.remaining_tokens,
+    )

@@ -40,6 +40,7 @@ from murmur.worker._support import (
     check,
     claim_nonce,
     default_consumer_id,
+    delivered_context,
     result_frame,
 )
 
@@ -176,8 +177,10 @@ class Worker:
         return fn
 
     def on_task_error(self, fn: Hook) -> Hook:
-        """Register `fn(task_id, agent_name, error)`, called after a task failed (`error` is
-        the `MurmurError` sent back to the caller)."""
+        """Register `fn(task_id, agent_name, error)`, called after a task failed.
+
+        `error` is the `MurmurError` sent back to the caller.
+        """
         self._hooks["error"].append(fn)
         return fn
 
@@ -215,8 +218,10 @@ class Worker:
             await self._shutdown()
 
     async def stop(self) -> None:
-        """Stop taking tasks, let in-flight ones finish (up to `stop_timeout`), ack them,
-        close the broker connection. Returns once stopped."""
+        """Stop taking tasks, let in-flight ones finish, ack them, close the broker connection.
+
+        In-flight tasks may finish for up to `stop_timeout`. Returns once stopped.
+        """
         self._stopping.set()
         self._slots.wake_all()
         if self._running:
@@ -294,8 +299,10 @@ class Worker:
     # -- loops ------------------------------------------------------------------------
 
     async def _receive_loop(self, agent_name: str, consumer: TaskConsumer) -> None:
-        """Fill free slots: first with abandoned deliveries (every reclaim interval), then
-        with new ones. One loop per queue, so reclaim never waits behind a blocked receive."""
+        """Fill free slots: first with abandoned deliveries (every reclaim interval), then new ones.
+
+        One loop per queue, so reclaim never waits behind a blocked receive.
+        """
         interval = max(0.05, min(self.reclaim_min_idle_ms / 2000, 5.0))
         # With several queues, a blocked receive holds slots the others wait for: keep it short.
         poll = min(_POLL_S if len(self._consumers) == 1 else _SHARED_POLL_S, interval)
@@ -496,11 +503,13 @@ class Worker:
 
     async def _run(self, envelope: TaskEnvelope) -> tuple[Any, MurmurError | None, dict[str, Any]]:
         """Run the task on the local runtime: its output, or the typed error the caller gets.
+
         Never raises but to cancel: a task that crashed its worker is a failed result, not a
-        delivery left un-acked to crash the next worker."""
+        delivery left un-acked to crash the next worker.
+        """
         try:
             timeout = None if envelope.deadline is None else envelope.deadline - time.time()
-            ctx = self.runtime.delivered_context(self.agents[envelope.agent_name], envelope)
+            ctx = delivered_context(self.runtime, self.agents[envelope.agent_name], envelope)
             async with asyncio.timeout(timeout):
                 result = await self.runtime.execute_delivered(ctx)
             metadata = result.metadata.to_dict()
@@ -544,8 +553,10 @@ class Worker:
     async def _reject(
         self, consumer: TaskConsumer, delivery: Delivery, reason: str, task_id: str | None
     ) -> None:
-        """Count, settle and report a delivery that must never run (it is not retried:
-        garbage stays garbage however often it is delivered)."""
+        """Count, settle and report a delivery that must never run.
+
+        It is not retried: garbage stays garbage however often it is delivered.
+        """
         self.stats.rejected += 1
         self.stats.rejected_reasons[reason] = self.stats.rejected_reasons.get(reason, 0) + 1
         await self._settle(consumer, delivery)
