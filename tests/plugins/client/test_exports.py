@@ -54,6 +54,7 @@ SERVER = {
     "create_router",
     "is_loopback",
     "require_token_for_host",
+    "serve_without_token",
 }
 
 

@@ -134,3 +134,18 @@ def test_importing_the_plugin_is_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_exported_names_are_exactly_the_intended_ones() -> None:
+    """`murmur_dashboard.__all__` is the public face, and every name resolves."""
+    import murmur_dashboard
+
+    assert set(murmur_dashboard.__all__) == {
+        "DASHBOARD_PATH",
+        "DashboardApp",
+        "DashboardNotBuiltError",
+        "mount_dashboard",
+        "static_dir",
+    }
+    for name in murmur_dashboard.__all__:
+        assert getattr(murmur_dashboard, name) is not None

@@ -16,7 +16,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from murmur_server._emitter import SSEEventEmitter
-from murmur_server._middleware import serve_without_token
+from murmur_server._public import serve_without_token
 from murmur_server._security import TOKEN_ENV_VAR, is_loopback, require_token_for_host
 
 if TYPE_CHECKING:

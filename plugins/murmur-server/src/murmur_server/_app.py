@@ -17,7 +17,8 @@ from murmur import __version__
 from murmur.core.errors import MurmurError
 from murmur_server._docs import DOCS_ASSETS_PATH, install_docs
 from murmur_server._errors import error_response, http_error, validation_error
-from murmur_server._middleware import BearerAuthMiddleware, BodyLimitMiddleware, public_prefixes
+from murmur_server._middleware import BearerAuthMiddleware, BodyLimitMiddleware
+from murmur_server._public import public_prefixes
 from murmur_server._routes import create_router
 from murmur_server._security import AuthGuard
 

@@ -8,14 +8,7 @@ from murmur.core.errors import MurmurError
 from murmur_server._errors import error_body, error_headers, http_status
 from murmur_server._security import AuthGuard
 
-__all__ = [
-    "BearerAuthMiddleware",
-    "BodyLimitMiddleware",
-    "client_address",
-    "public_prefixes",
-    "send_error",
-    "serve_without_token",
-]
+__all__ = ["BearerAuthMiddleware", "BodyLimitMiddleware", "client_address", "send_error"]
 
 ASGIApp = Any
 
@@ -37,35 +30,6 @@ async def send_error(send: Any, error: MurmurError) -> None:
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def public_prefixes(app: Any) -> set[str]:
-    """The path prefixes of `app` that `BearerAuthMiddleware` lets through without a token."""
-    prefixes = getattr(app.state, "murmur_public_prefixes", None)
-    if prefixes is None:
-        prefixes = set()
-        app.state.murmur_public_prefixes = prefixes
-    return prefixes
-
-
-def serve_without_token(app: Any, prefix: str) -> None:
-    """Let requests under `prefix` through `create_app`'s token check.
-
-    For static assets that hold no data (the dashboard's page and scripts, the API docs'
-    scripts): a browser loads them before it can send a token. Everything they then ask the
-    API for still needs the token. On an app not built by `create_app` this only records the
-    prefix (there is no token check to skip).
-
-    ```python
-    serve_without_token(app, "/dashboard")
-    ```
-    """
-    if not prefix.startswith("/") or prefix.endswith("/"):
-        raise MurmurError(
-            f"prefix {prefix!r} must start with '/' and not end with one, e.g. '/dashboard'",
-            code="invalid_options",
-        )
-    public_prefixes(app).add(prefix)
 
 
 class BearerAuthMiddleware:
