@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import murmur
 import murmur.core.errors as errors
 from murmur.events import RuntimeEvent
@@ -70,3 +74,50 @@ def test_errors_round_trip_through_dicts() -> None:
     assert (again.message, again.code, again.details) == ("over", "timeout", {"limit": 3})
     assert pickle.loads(pickle.dumps(err)).code == "timeout"
     assert type(errors.error_from_dict({"type": "Unknown", "message": "m"})) is errors.MurmurError
+
+
+PUBLIC_FACES = """
+import importlib, json, pkgutil
+
+roots = ["murmur"] + sorted(
+    info.name for info in pkgutil.iter_modules() if info.name.startswith("murmur_")
+)
+walk_errors = []
+names = []
+for root in roots:
+    package = importlib.import_module(root)
+    names.append(root)
+    names += [
+        info.name
+        for info in pkgutil.walk_packages(package.__path__, root + ".", onerror=walk_errors.append)
+    ]
+report = {"roots": roots, "walk_errors": walk_errors, "modules": {}}
+for name in names:
+    # `_private` modules are not API; `__main__` modules run a program when imported.
+    if any(part.startswith("_") for part in name.split(".")):
+        continue
+    module = importlib.import_module(name)
+    exported = vars(module).get("__all__")
+    report["modules"][name] = {
+        "all": None if exported is None else list(exported),
+        # getattr, not vars: package faces resolve some names lazily in `__getattr__`.
+        "unresolved": [n for n in exported or () if not hasattr(module, n)],
+    }
+print(json.dumps(report))
+"""
+
+
+def test_every_public_module_declares_what_it_exports_and_every_export_resolves() -> None:
+    """Every public module of murmur and its plugins has an `__all__`, and each name resolves."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PUBLIC_FACES], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "murmur_redis" in report["roots"], report["roots"]  # the plugins were walked too
+    assert report["walk_errors"] == []
+    modules = report["modules"]
+    assert {"murmur", "murmur.core", "murmur.testing.stores"} <= set(modules)
+    assert [name for name, m in modules.items() if m["all"] is None] == []
+    assert {name: m["unresolved"] for name, m in modules.items() if m["unresolved"]} == {}
+    assert [name for name, m in modules.items() if len(m["all"]) != len(set(m["all"]))] == []
