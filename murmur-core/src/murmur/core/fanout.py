@@ -1,7 +1,6 @@
 """The bounded fan-out every batch in murmur uses: at most `limit` calls at once, in input order.
 
-Its users are `gather`, durable batches, fan-out nodes and the spawn tool; results come back in
-input order.
+Its users are `gather`, durable batches, fan-out nodes and the spawn tool.
 """
 
 from __future__ import annotations

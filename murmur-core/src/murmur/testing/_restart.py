@@ -55,8 +55,8 @@ __all__ = [
 def require_executable(name: str, *candidates: str) -> str:
     """The path of a broker's server executable; skip the calling test when there is none.
 
-    The executable is `name`, or the first of `candidates` that exists. With none, the test is
-    skipped (fails under CI).
+    The executable is `name`, or the first of `candidates` that exists. Under CI a missing
+    executable fails the test instead.
     """
     import shutil
 

@@ -96,7 +96,7 @@ class Bed:
     async def drained(self, contract: HostileQueueContract) -> None:
         """Past a reclaim window nothing was delivered again and every rejection was reported.
 
-        And once the worker stops nothing is left on the queue for anyone else.
+        Once the worker stops, nothing is left on the queue for anyone else.
         """
         counted = self.worker.stats.rejected
         await asyncio.sleep(contract.reclaim_min_idle_ms / 1000 * 1.5 + contract.quiet_s)
@@ -167,8 +167,8 @@ class HostileQueueContract:
     ) -> None:
         """Each kind of hostile frame is rejected once, acked, and the worker serves on.
 
-        Non-ASCII signatures, 100,000-deep nesting, lone surrogates, invalid UTF-8, empty bodies,
-        NaN timestamps: each is rejected once, acked, and the worker serves on.
+        The kinds: non-ASCII signatures, 100,000-deep nesting, lone surrogates, invalid UTF-8,
+        empty bodies, NaN timestamps.
         """
         bed = await Bed.open(broker_url, self)
         try:
@@ -184,8 +184,8 @@ class HostileQueueContract:
         """Hypothesis-drawn garbage is rejected frame by frame and nothing of it runs.
 
         The garbage: random bytes, deep nesting, surrogates, huge strings, wrong types in every
-        envelope field; signed, unsigned, wrongly signed. It is rejected frame by frame, nothing of
-        it runs, valid tasks keep running, nothing is left.
+        envelope field; signed, unsigned, wrongly signed. Valid tasks keep running, and nothing is
+        left.
         """
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import strategies as st
