@@ -14,8 +14,7 @@ import pytest
 
 from murmur import Agent, AgentRuntime, RuntimeOptions, TaskSpec
 from murmur.core.errors import MurmurError
-
-from ._process_fleet import Number, doubler
+from murmur.testing.fleet_processes import Number, doubler
 
 SECRET = "s3cret-pw"
 

@@ -14,9 +14,13 @@ from typing import Any, ClassVar
 
 from murmur import AgentRuntime, RuntimeOptions
 from murmur.backends import JobBackend
+from murmur.testing.fleet_processes import (
+    Number,
+    ProcessFleetFixtures,
+    StartWorker,
+    doubler,
+)
 from murmur.testing.soak import Probe, soak
-
-from ._process_fleet import Number, ProcessFleetFixtures, StartWorker, doubler
 
 SOAK_RUNS = int(os.environ.get("MURMUR_SOAK_RUNS", "3000"))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .._process_fleet import ProcessFleetScenarios
+from murmur.testing.fleet_processes import ProcessFleetScenarios
+
 from .test_kafka_transport import _classic, _url
 
 pytestmark = pytest.mark.services

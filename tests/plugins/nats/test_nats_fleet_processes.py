@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from murmur.testing import require_service
+from murmur.testing.fleet_processes import ProcessFleetScenarios
 
-from .._process_fleet import ProcessFleetScenarios
 from .test_nats_transport import HOST, PORT, _drop_namespace
 
 pytestmark = pytest.mark.services

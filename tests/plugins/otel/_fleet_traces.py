@@ -8,13 +8,7 @@ in-memory exporter, and the test joins them.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import sys
-import time
-import uuid
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,9 +23,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from murmur import Agent, AgentRuntime, RuntimeOptions
-from murmur.events import CollectingEventEmitter, EventType
-from murmur.transport import resolve_transport
-from murmur.worker import BrokerEventBridge
+from murmur.events import CollectingEventEmitter
+from murmur.testing.fleet_processes import ProcessFleetFixtures, WorkerProcesses, python_path
 
 HERE = Path(__file__).parent
 START_TIMEOUT_S = 60.0
@@ -77,82 +70,39 @@ def read_span_files(directory: Path) -> list[SpanRecord]:
 StartWorker = Callable[..., Awaitable[Process]]
 
 
-class FleetFixtures:
-    """Worker processes on one broker. Provide `broker_url`."""
-
-    @pytest.fixture
-    def broker_url(self) -> str:
-        """Override: a broker URL with a namespace unique to the test."""
-        raise NotImplementedError("provide a broker_url fixture")
-
-    @pytest.fixture
-    async def fleet_events(self, broker_url: str) -> AsyncIterator[CollectingEventEmitter]:
-        """Fleet events (worker started) seen from the test."""
-        transport = resolve_transport(broker_url)
-        await transport.connect()
-        seen = CollectingEventEmitter()
-        bridge = BrokerEventBridge(transport)
-        await bridge.forward_to(seen)
-        yield seen
-        await bridge.aclose()
-        await transport.close()
+class FleetFixtures(ProcessFleetFixtures):
+    """Worker processes running `_otel_fleet_app:runtime` on one broker (its `broker_url`
+    and `fleet_events` come from murmur's `ProcessFleetFixtures`). Provide `broker_url`."""
 
     @pytest.fixture
     async def start_worker(
         self, broker_url: str, tmp_path: Path, fleet_events: CollectingEventEmitter
     ) -> AsyncIterator[StartWorker]:
         """Start `murmur worker start --emitter otel` processes (returns once consuming)."""
-        procs: list[Process] = []
         (tmp_path / "spans").mkdir()
+        workers = WorkerProcesses(
+            broker_url,
+            tmp_path,
+            fleet_events=fleet_events,
+            env={"PYTHONPATH": python_path(HERE), "MURMUR_TEST_BROKER": broker_url},
+            cwd=HERE,
+            start_timeout_s=START_TIMEOUT_S,
+        )
 
         async def start(agent: str, env: dict[str, str] | None = None) -> Process:
             """Start a worker consuming `agent`; `env` replaces the span files with the
             OpenTelemetry configuration given (OTEL_* variables)."""
-            consumer_id = f"otel-{agent}-{uuid.uuid4().hex[:8]}"
-            env = {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                "MURMUR_TEST_BROKER": broker_url,
-                "OTEL_SERVICE_NAME": f"worker-{agent}",
-                **(env if env is not None else {"MURMUR_TEST_SPANS": str(tmp_path / "spans")}),
-            }
-            command = [
-                sys.executable, "-c", "from murmur.cli import main; main()",
-                "worker", "start", "--agents", agent, "--app", "_otel_fleet_app:runtime",
-                "--broker", broker_url, "--consumer-id", consumer_id, "--emitter", "otel",
-                "--no-log-events", "--heartbeat-interval", "1",
-            ]  # fmt: skip
-            log = tmp_path / f"{consumer_id}.log"
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *command, cwd=HERE, env=env, stdout=fd, stderr=asyncio.subprocess.STDOUT
-                )
-            finally:
-                os.close(fd)
-            procs.append(proc)
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not any(
-                e.payload.get("consumer_id") == consumer_id
-                for e in fleet_events.of_type(EventType.WORKER_STARTED)
-            ):
-                if proc.returncode is not None:
-                    pytest.fail(f"worker {consumer_id} exited: {log.read_text()[-2000:]}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"worker {consumer_id} did not start within {START_TIMEOUT_S}s")
-                await asyncio.sleep(0.05)
-            return proc
+            spans = {"MURMUR_TEST_SPANS": str(tmp_path / "spans")}
+            return await workers.start(
+                "--emitter", "otel", "--no-log-events", "--heartbeat-interval", "1",
+                agents=agent,
+                app="_otel_fleet_app:runtime",
+                prefix=f"otel-{agent}",
+                env={"OTEL_SERVICE_NAME": f"worker-{agent}", **(env if env is not None else spans)},
+            )  # fmt: skip
 
         yield start
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await workers.aclose()
 
 
 class FleetTraceScenario(FleetFixtures):

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from murmur.testing import require_service
+from murmur.testing.fleet_processes import ProcessFleetScenarios
 
-from .._process_fleet import ProcessFleetScenarios
 from .test_rabbitmq_transport import HOST, PORT
 
 pytestmark = pytest.mark.services

@@ -37,8 +37,7 @@ class TestRedisFailures(BrokerFailureScenarios):
         from redis.asyncio import Redis
 
         from murmur import AgentRuntime, RuntimeOptions, TaskSpec
-
-        from .._process_fleet import Number, doubler
+        from murmur.testing.fleet_processes import Number, doubler
 
         namespace = broker_url.rpartition("namespace=")[2]
         client = Redis(host=HOST, port=PORT)

@@ -22,9 +22,8 @@ from murmur.events import EventType, MultiEventEmitter, NullEventEmitter, Runtim
 from murmur.runs import EventStore, RunRecord, RunStore, StoreEventEmitter, Stores
 from murmur.testing import require_service
 from murmur.testing.store_exit import StoreExitContract
+from murmur.testing.store_restart import StoreRestartScenario
 from murmur.testing.stores import EventStoreContract, Reopen, RunStoreContract
-
-from .._restart_script import check_read_back, run_script
 
 HOST, PORT = "127.0.0.1", 6379
 URL = f"redis://{HOST}:{PORT}/0"
@@ -93,19 +92,16 @@ class TestRedisEventStore(EventStoreContract):
         return reopen
 
 
-def test_a_new_process_reads_back_runs_events_and_trees(prefix: str) -> None:
-    """Runs, events, checkpoints and the spawn tree written by one process are read back."""
-    url = f"{URL}?prefix={prefix}"
-    written = run_script("write", url)
-    assert len([r for r in written["runs"] if r["kind"] == "agent"]) == 8
-    check_read_back(written, run_script("read", url, written["root"]))
+class TestRedisStoreRestart(StoreRestartScenario):
+    """One prefix; the never-closed writer flushes only at exit (a one-hour flush interval)."""
 
+    @pytest.fixture
+    def store_url(self, prefix: str) -> str:
+        return f"{URL}?prefix={prefix}"
 
-def test_a_process_that_never_closes_its_runtime_loses_nothing(prefix: str) -> None:
-    """Exiting without aclose() still writes the buffered runs and events at exit."""
-    url = f"{URL}?prefix={prefix}&flush_interval=3600"
-    written = run_script("write-without-close", url)
-    check_read_back(written, run_script("read", url, written["root"]))
+    @pytest.fixture
+    def unclosed_store_url(self, store_url: str) -> str:
+        return f"{store_url}&flush_interval=3600"
 
 
 async def test_runtime_selects_redis_by_url_scheme(prefix: str) -> None:

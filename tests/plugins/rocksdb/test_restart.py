@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._restart_script import check_read_back, run_script
+import pytest
+
+from murmur.testing.store_restart import StoreRestartScenario
 
 
-def test_a_new_process_reads_back_runs_events_and_trees(tmp_path: Path) -> None:
-    """Runs, events, checkpoints and the spawn tree written by one process are read back."""
-    url = f"rocksdb:///{tmp_path}/runs"
-    written = run_script("write", url)
-    assert len([r for r in written["runs"] if r["kind"] == "agent"]) == 8
-    check_read_back(written, run_script("read", url, written["root"]))
+class TestRocksDBRestart(StoreRestartScenario):
+    """One directory; every write is in RocksDB's write-ahead log when it returns."""
 
-
-def test_a_process_that_never_closes_its_runtime_loses_nothing(tmp_path: Path) -> None:
-    """Exiting without aclose() leaves every write readable (RocksDB's write-ahead log)."""
-    url = f"rocksdb:///{tmp_path}/runs"
-    written = run_script("write-without-close", url)
-    check_read_back(written, run_script("read", url, written["root"]))
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"rocksdb:///{tmp_path}/runs"

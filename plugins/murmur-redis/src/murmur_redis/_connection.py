@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from murmur.core.errors import MurmurError, RegistryError
+from murmur.core.errors import RegistryError
 from murmur.transport import redact_url
 
 if TYPE_CHECKING:
@@ -115,46 +115,45 @@ class RedisConnection:
             RegistryError: with the owner's code for the failure; unreachable and timed
                 out calls are marked `details["transient"]`.
         """
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import RedisError, ResponseError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
+        from redis.exceptions import RedisError
 
-        details: dict[str, Any] = {"action": action, "url": self.safe_url}
         try:
             async with asyncio.timeout(self.timeout):
                 yield
-        except MurmurError:
-            raise
-        except (TimeoutError, RedisTimeoutError) as exc:
-            raise RegistryError(
-                f"{self.what}: Redis at {self.safe_url} did not finish {action} within "
-                f"{self.timeout}s; check the server (raise timeout= for slow links)",
-                code=self.codes.timeout,
-                details={**details, "transient": True},
-            ) from exc
-        except (RedisConnectionError, OSError) as exc:
-            raise RegistryError(
-                f"{self.what}: cannot reach Redis at {self.safe_url} during {action} "
-                f"({self._redacted(exc)}); is the server running and the URL right?",
-                code=self.codes.unavailable,
-                details={**details, "transient": True},
-            ) from exc
-        except ResponseError as exc:
-            text = self._redacted(exc)
+        except (TimeoutError, OSError, RedisError) as exc:
+            raise self.error(exc, action) from exc
+
+    def error(self, exc: BaseException, action: str) -> RegistryError:
+        """The typed error for a Redis failure during `action` (see `guard`)."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import ResponseError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        details: dict[str, Any] = {"action": action, "url": self.safe_url}
+        text = self._redacted(exc)
+        if isinstance(exc, (TimeoutError, RedisTimeoutError)):
+            code, transient = self.codes.timeout, True
+            message = (
+                f"did not finish {action} within {self.timeout}s; check the server (raise "
+                "timeout= for slow links)"
+            )
+        elif isinstance(exc, (RedisConnectionError, OSError)):
+            code, transient = self.codes.unavailable, True
+            message = f"cannot be reached during {action} ({text}); is the server running?"
+        elif isinstance(exc, ResponseError):
             wrong = "WRONGTYPE" in text
-            hint = f"; {self.codes.wrong_type_hint}" if wrong and self.codes.wrong_type_hint else ""
-            raise RegistryError(
-                f"{self.what}: Redis refused {action}: {text}{hint}",
-                code=self.codes.wrong_type if wrong else self.codes.error,
-                details={**details, "reason": text},
-            ) from exc
-        except RedisError as exc:
-            raise RegistryError(
-                f"{self.what}: Redis failed during {action}: {type(exc).__name__}: "
-                f"{self._redacted(exc)}",
-                code=self.codes.error,
-                details=details,
-            ) from exc
+            code, transient = (self.codes.wrong_type if wrong else self.codes.error), False
+            hint = self.codes.wrong_type_hint if wrong else ""
+            message = f"refused {action}: {text}" + (f"; {hint}" if hint else "")
+            details["reason"] = text
+        else:
+            code, transient = self.codes.error, False
+            message = f"failed during {action}: {type(exc).__name__}: {text}"
+        if transient:
+            details["transient"] = True
+        return RegistryError(
+            f"{self.what}: Redis at {self.safe_url} {message}", code=code, details=details
+        )
 
     def _redacted(self, exc: BaseException) -> str:
         from murmur.transport._base import redact_text
@@ -180,8 +179,11 @@ class RedisConnection:
                 return await client.eval(source, len(keys), *keys, *args)  # type: ignore[misc]
 
     async def aclose(self, client: Redis | None = None) -> None:
-        """Close `client` (one this connection opened, on whatever loop), or else the one
-        opened on the running loop. A client given at construction stays open."""
+        """Close `client` (one this connection opened, on whatever loop), or the running loop's one.
+
+        Without `client`, it closes the one opened on the running loop. A client given at
+        construction stays open.
+        """
         if self._given is not None:
             return
         if client is None:

@@ -1,19 +1,37 @@
 """A real fleet on any broker: `murmur worker start` processes serving a caller in the test.
 
-Subclass `ProcessFleetScenarios` and provide `broker_url` (a namespace unique to the test).
-The scenarios are the issue's per-broker fleet checks: a 200-task gather over 2 worker
-processes comes back typed and in order; a worker SIGKILLed mid-task loses nothing; a
-signed worker refuses forged, unsigned and replayed envelopes; a worker with the wrong key
-refuses everything.
+Subclass `ProcessFleetScenarios` and provide `broker_url` (a namespace unique to the
+test). The scenarios are the per-broker fleet checks every murmur broker passes:
+
+- a 200-task gather over 2 worker processes comes back typed, correct and in task order;
+- a worker SIGKILLed mid-task loses nothing (the broker hands its tasks to a survivor);
+- a signed worker refuses forged, unsigned and replayed envelopes;
+- a worker with the wrong key refuses everything.
+
+```python
+import uuid
+
+import pytest
+from murmur.testing.fleet_processes import ProcessFleetScenarios
+
+
+class TestMyBrokerWorkerProcesses(ProcessFleetScenarios):
+    @pytest.fixture
+    def broker_url(self):
+        return f"mybroker://127.0.0.1?namespace=test-{uuid.uuid4().hex}"
+```
+
+The worker processes run `doubler` (`murmur.testing.fleet_processes.agents`, installed
+with murmur: no `PYTHONPATH` needed) and record each execution in a file of the test's own,
+so the scenarios count what really ran. `ProcessFleetFixtures` alone gives other suites the
+same workers, callers and fleet events (the soak scenario uses it), and `WorkerProcesses`,
+`collect_fleet_events` and `until` serve suites whose workers run an app of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import time
 import uuid
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,52 +40,53 @@ from typing import Any, ClassVar
 
 import pytest
 
-from murmur import Agent, AgentRuntime, RuntimeOptions, TaskSpec
 from murmur.backends import JobBackend
 from murmur.events import CollectingEventEmitter, EventType
+from murmur.runtime import AgentRuntime, RuntimeOptions
+from murmur.testing._processes import (
+    Doubled,
+    Executions,
+    Number,
+    WorkerProcesses,
+    agents,
+    collect_fleet_events,
+    doubler,
+    python_path,
+    until,
+)
 from murmur.transport import EnvelopeSigner, TaskEnvelope, encode_frame, resolve_transport
-from murmur.worker import BrokerEventBridge
+from murmur.types import TaskSpec
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-from _fleet_proc_app import Doubled, Number  # noqa: E402
-
-# The caller's view of the agent: same name and types; the model runs on the workers.
-doubler = Agent(name="doubler", model="test", input_type=Number, output_type=Doubled)
+__all__ = [
+    "Doubled",
+    "Executions",
+    "Number",
+    "ProcessFleetFixtures",
+    "ProcessFleetScenarios",
+    "StartWorker",
+    "WorkerProcesses",
+    "agents",
+    "collect_fleet_events",
+    "doubler",
+    "python_path",
+    "until",
+]
 
 StartWorker = Callable[..., Awaitable[Process]]
-
-
-class _Executions:
-    """The executions the worker processes recorded: `(pid, n)` pairs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def read(self) -> list[tuple[int, int]]:
-        if not self.path.exists():
-            return []
-        lines = self.path.read_text().split()
-        return [(int(p), int(n)) for p, n in zip(lines[::2], lines[1::2], strict=True)]
-
-
-async def _until(check: Callable[[], bool], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within_s:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
+"""`start_worker(*flags, delay_s=0.01, concurrency=16)`: a started worker process."""
 
 
 async def _both_serve(
-    runtime: AgentRuntime, executions: _Executions, pids: set[int], within_s: float
+    runtime: AgentRuntime, executions: Executions, pids: set[int], within_s: float
 ) -> None:
-    """Send warm-up tasks until every worker process has run one (a partitioned broker may
-    still be assigning partitions to the second worker)."""
-    deadline = time.monotonic() + within_s
+    """Send warm-up tasks until every worker process has run one.
+
+    A partitioned broker may still be assigning partitions to the second worker.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
     while {p for p, _ in executions.read()} != pids:
-        if time.monotonic() > deadline:
+        if loop.time() > deadline:
             pytest.fail(f"not every worker served within {within_s:g}s")
         await runtime.gather(doubler, [Number(n=-1 - i) for i in range(8)])
 
@@ -90,75 +109,37 @@ class ProcessFleetFixtures:
         raise NotImplementedError("provide a broker_url fixture")
 
     @pytest.fixture
-    def executions(self, tmp_path: Path) -> _Executions:
+    def executions(self, tmp_path: Path) -> Executions:
         """What the worker processes ran."""
-        return _Executions(tmp_path / "executions.txt")
+        return Executions(tmp_path / "executions.txt")
 
     @pytest.fixture
     async def fleet_events(self, broker_url: str) -> AsyncIterator[CollectingEventEmitter]:
         """Fleet events (worker started, task rejected, ...) seen from the test."""
-        transport = resolve_transport(broker_url)
-        await transport.connect()
-        seen = CollectingEventEmitter()
-        bridge = BrokerEventBridge(transport)
-        await bridge.forward_to(seen)
-        yield seen
-        await bridge.aclose()
-        await transport.close()
+        async with collect_fleet_events(broker_url) as seen:
+            yield seen
 
     @pytest.fixture
     async def start_worker(
-        self, broker_url: str, executions: _Executions, fleet_events: CollectingEventEmitter
+        self, broker_url: str, executions: Executions, fleet_events: CollectingEventEmitter
     ) -> AsyncIterator[StartWorker]:
         """Start `murmur worker start` processes (returns once each is consuming)."""
-        procs: list[Process] = []
+        workers = WorkerProcesses(
+            broker_url,
+            executions.path.parent,
+            fleet_events=fleet_events,
+            env={"MURMUR_TEST_EXECUTIONS": str(executions.path)},
+            start_timeout_s=self.start_timeout_s,
+        )
 
         async def start(*extra: str, delay_s: float = 0.01, concurrency: int = 16) -> Process:
-            consumer_id = f"proc-{uuid.uuid4().hex[:8]}"
-            env = {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                "MURMUR_TEST_EXECUTIONS": str(executions.path),
-                "MURMUR_TEST_DELAY_S": str(delay_s),
-            }
-            command = [
-                sys.executable, "-c", "from murmur.cli import main; main()",
-                "worker", "start", "--agents", "doubler", "--app", "_fleet_proc_app:agents",
-                "--broker", broker_url, "--concurrency", str(concurrency),
-                "--consumer-id", consumer_id, "--heartbeat-interval", "1", *extra,
-            ]  # fmt: skip
-            log = executions.path.with_name(f"{consumer_id}.log")
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *command, cwd=HERE, env=env, stdout=fd, stderr=asyncio.subprocess.STDOUT
-                )
-            finally:
-                os.close(fd)
-            procs.append(proc)
-
-            def started() -> bool:
-                if proc.returncode is not None:
-                    output = log.read_text()[-2000:]
-                    pytest.fail(f"worker {consumer_id} exited with {proc.returncode}: {output}")
-                return any(
-                    e.payload.get("consumer_id") == consumer_id
-                    for e in fleet_events.of_type(EventType.WORKER_STARTED)
-                )
-
-            await _until(started, self.start_timeout_s, f"worker {consumer_id} to start")
-            return proc
+            return await workers.start(
+                "--concurrency", str(concurrency), "--heartbeat-interval", "1", *extra,
+                env={"MURMUR_TEST_DELAY_S": str(delay_s)},
+            )  # fmt: skip
 
         yield start
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await workers.aclose()
 
     @pytest.fixture
     async def caller(self, broker_url: str) -> AsyncIterator[Callable[..., AgentRuntime]]:
@@ -204,7 +185,7 @@ class ProcessFleetScenarios(ProcessFleetFixtures):
         runtime = caller(RuntimeOptions(timeout_seconds=self.settle_s + 30))
         tasks = [TaskSpec(input=Number(n=i)) for i in range(12)]
         gathering = asyncio.create_task(runtime.gather(doubler, tasks, max_concurrency=12))
-        await _until(lambda: len(executions.read()) >= 1, 30, "the doomed worker to take tasks")
+        await until(lambda: len(executions.read()) >= 1, 30, "the doomed worker to take tasks")
         doomed.send_signal(signal.SIGKILL)
         await asyncio.wait_for(doomed.wait(), 10)
         survivor = await start_worker(*window, delay_s=0.05)
@@ -245,12 +226,12 @@ class ProcessFleetScenarios(ProcessFleetFixtures):
 
             genuine = frame(EnvelopeSigner("fleet-key"))
             await raw.publish_task("doubler", genuine)
-            await _until(lambda: len(executions.read()) == 1, 30, "the genuine task")
+            await until(lambda: len(executions.read()) == 1, 30, "the genuine task")
             await raw.publish_task("doubler", frame(EnvelopeSigner("forger")))
             await raw.publish_task("doubler", frame(None))
             await raw.publish_task("doubler", genuine)  # the replay
             rejected = lambda: fleet_events.of_type(EventType.TASK_REJECTED)  # noqa: E731
-            await _until(lambda: len(rejected()) == 3, 30, "3 rejections")
+            await until(lambda: len(rejected()) == 3, 30, "3 rejections")
             assert sorted(e.payload["reason"] for e in rejected()) == [
                 "bad_signature",
                 "replayed",
@@ -274,6 +255,6 @@ class ProcessFleetScenarios(ProcessFleetFixtures):
         results = await runtime.gather(doubler, [Number(n=i) for i in range(5)])
         assert [r.error.code if r.error else None for r in results] == ["timeout"] * 5
         rejected = lambda: fleet_events.of_type(EventType.TASK_REJECTED)  # noqa: E731
-        await _until(lambda: len(rejected()) == 5, 30, "5 rejections")
+        await until(lambda: len(rejected()) == 5, 30, "5 rejections")
         assert {e.payload["reason"] for e in rejected()} == {"bad_signature"}
         assert executions.read() == []

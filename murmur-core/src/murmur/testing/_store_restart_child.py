@@ -1,23 +1,24 @@
-"""Run by the store restart tests in a fresh interpreter: `python _restart_script.py
-write|read <store-url>`.
+"""Run by `murmur.testing.store_restart` in a fresh interpreter.
+
+Usage: `python -m murmur.testing._store_restart_child write|write-without-close|read URL [ROOT]`.
 
 `write` runs a three-level agent tree (planner -> researcher -> fetcher, "test" model) and a
 small gather through `AgentRuntime(store=url)`, saves a checkpoint, prints what the store
 holds as JSON, runs one more child of the root, and exits (`write-without-close` exits
 without closing the runtime). `read` opens the same URL in a new process and prints the same
-JSON, so the test can compare the two. The restart tests import `run_script` and
-`check_read_back` from here.
+JSON, so the scenario can compare the two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from typing import Any
 
 from murmur.runs import EventQuery, Stores
+
+__all__ = ["dump", "main", "read", "write"]
 
 
 async def dump(stores: Stores, root: str) -> dict[str, Any]:
@@ -38,8 +39,14 @@ async def dump(stores: Stores, root: str) -> dict[str, Any]:
 
 
 async def write(url: str, *, close: bool = True) -> dict[str, Any]:
-    from murmur import Agent, AgentRuntime, TaskSpec
+    """Record a three-level agent tree, a gather and a checkpoint; return what the store holds.
+
+    Then record one more child run (closing the runtime only when `close`).
+    """
+    from murmur.agent import Agent
     from murmur.events import NullEventEmitter
+    from murmur.runtime import AgentRuntime
+    from murmur.types import TaskSpec
 
     runtime = AgentRuntime(store=url, event_emitter=NullEventEmitter())
     fetcher = Agent(name="fetcher", model="test")
@@ -71,6 +78,7 @@ async def write(url: str, *, close: bool = True) -> dict[str, Any]:
 
 
 async def read(url: str, root: str) -> dict[str, Any]:
+    """What a new process reads from the store at `url`."""
     from murmur.plugins import PluginHost
 
     stores: Stores = PluginHost().resolve_store(url)
@@ -80,43 +88,11 @@ async def read(url: str, root: str) -> dict[str, Any]:
         await stores.aclose()
 
 
-def run_script(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=100
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def check_read_back(written: dict[str, Any], read: dict[str, Any]) -> None:
-    """`read` holds everything `written` saw, plus the last child run the writer made."""
-    root = written["root"]
-    extra, *older = read["runs"]
-    assert older == written["runs"]
-    assert (extra["agent_name"], extra["status"], extra["parent_trace_id"]) == (
-        "fetcher",
-        "completed",
-        root,
-    )
-    assert read["events"][: len(written["events"])] == written["events"]
-    assert [e["event_type"] for e in read["events"][len(written["events"]) :]] == [
-        "agent_spawned",
-        "agent_completed",
-    ]
-    assert read["root_run"] == written["root_run"]
-    assert read["checkpoints"] == written["checkpoints"] == {"node:planner": {"done": True}}
-    tree = read["tree"]
-    assert (tree["agent_name"], tree["status"]) == ("planner", "completed")
-    by_agent = {child["agent_name"]: child for child in tree["children"]}
-    assert sorted(by_agent) == ["fetcher", "researcher"]
-    [grandchild] = by_agent["researcher"]["children"]
-    assert (grandchild["agent_name"], grandchild["status"]) == ("fetcher", "completed")
-
-
 runtime_kept_open: list[Any] = []
 
 
 def main() -> None:
+    """`write`, `write-without-close` or `read`, printing the JSON on the last line."""
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "read":
         data = asyncio.run(read(url, sys.argv[3]))
