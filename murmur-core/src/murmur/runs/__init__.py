@@ -20,7 +20,7 @@ from murmur.runs._base import (
 from murmur.runs._buffer import Batch, WriteBuffer
 from murmur.runs._emitter import StoreEventEmitter
 from murmur.runs._memory import InMemoryEventStore, InMemoryRunStore, memory_store_factory
-from murmur.runs._shared import SharedStoreClient, SharedStoreUser
+from murmur.runs._shared import SharedRunStoreUser, SharedStoreClient, SharedStoreUser
 from murmur.runs._url import StoreURL, parse_store_url, url_flag
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "RunTree",
+    "SharedRunStoreUser",
     "SharedStoreClient",
     "SharedStoreUser",
     "StoreEventEmitter",

@@ -26,14 +26,14 @@ import sys
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from murmur.core.errors import RegistryError
 from murmur.events._model import RuntimeEvent
 from murmur.runs._base import RunRecord
 from murmur.runs._buffer import Batch, WriteBuffer
 
-__all__ = ["SharedStoreClient", "SharedStoreUser"]
+__all__ = ["SharedRunStoreUser", "SharedStoreClient", "SharedStoreUser"]
 
 ConnT = TypeVar("ConnT")
 RunRowT = TypeVar("RunRowT")
@@ -281,6 +281,10 @@ class SharedStoreUser:
         self._shared: SharedStoreClient[Any, Any, Any, Any] = client
         self._released = False
 
+    async def __aenter__(self) -> Self:
+        await self._shared.connection()
+        return self
+
     async def flush(self) -> None:
         """Write buffered writes now."""
         await self._shared.flush()
@@ -290,6 +294,33 @@ class SharedStoreUser:
         if not self._released:
             self._released = True
             await self._shared.release()
+
+
+class SharedRunStoreUser(SharedStoreUser):
+    """Mixin for a `RunStore` built on a `SharedStoreClient`.
+
+    Its writes go through the client's buffer; reads are the store's own (start them with
+    `pending_run`, for a run still buffered).
+    """
+
+    async def put(self, record: RunRecord) -> None:
+        """Insert or replace a run; it is committed when this returns.
+
+        Raises:
+            RegistryError: `"not_json"`, or the store's error when it cannot be written.
+        """
+        await self._shared.add_run(record)
+
+    async def put_soon(self, record: RunRecord) -> None:
+        """Buffer a starting run's record for the next batch.
+
+        This process reads it at once.
+        """
+        await self._shared.buffer_run(record)
+
+    def pending_run(self, run_id: str) -> RunRecord | None:
+        """The record of `run_id` while it waits in the buffer, or None."""
+        return self._shared.pending_run(run_id)
 
 
 def _flush_at_exit(ref: Callable[[], SharedStoreClient[Any, Any, Any, Any] | None]) -> None:

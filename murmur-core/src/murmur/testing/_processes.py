@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from asyncio.subprocess import Process
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ async def until(check: Callable[[], bool], within_s: float, what: str) -> None:
 
 
 @asynccontextmanager
-async def collect_fleet_events(broker_url: str) -> AsyncIterator[CollectingEventEmitter]:
+async def collect_fleet_events(broker_url: str) -> AsyncGenerator[CollectingEventEmitter]:
     """Fleet events (worker started, task rejected, ...) seen from the test while open."""
     transport = resolve_transport(broker_url)
     await transport.connect()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import heapq
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Self, cast
+from typing import TYPE_CHECKING, cast
 
 from murmur.events import RuntimeEvent
 from murmur.runs import EventQuery, EventStore
@@ -42,10 +42,6 @@ class RedisEventStore(UsesStoreClient, EventStore):
         client: a `RedisStoreClient` shared with a run store, or a Redis URL.
         **options: `RedisStoreClient` options when `client` is a URL.
     """
-
-    async def __aenter__(self) -> Self:
-        await self.client.client()
-        return self
 
     async def append(self, event: RuntimeEvent) -> None:
         """Store one event (buffered; every later query sees it)."""

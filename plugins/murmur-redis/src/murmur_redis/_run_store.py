@@ -16,16 +16,16 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from murmur.core.errors import RegistryError
-from murmur.runs import RunRecord, RunStatus, RunStore
+from murmur.runs import RunRecord, RunStatus, RunStore, SharedRunStoreUser
 from murmur_redis._store_client import UsesStoreClient
 
 __all__ = ["RedisRunStore"]
 
 
-class RedisRunStore(UsesStoreClient, RunStore):
+class RedisRunStore(SharedRunStoreUser, UsesStoreClient, RunStore):
     """Runs and checkpoints in Redis, shared by every process using the same prefix.
 
     Args:
@@ -33,29 +33,9 @@ class RedisRunStore(UsesStoreClient, RunStore):
         **options: `RedisStoreClient` options when `client` is a URL.
     """
 
-    async def __aenter__(self) -> Self:
-        await self.client.client()
-        return self
-
-    async def put(self, record: RunRecord) -> None:
-        """Insert or replace a run; it is in Redis when this returns.
-
-        Raises:
-            RegistryError: `"not_json"`, or the store's error when it cannot be written
-                (`"store_unavailable"`, `"store_corrupt"`, `"store_timeout"`, ...).
-        """
-        await self.client.add_run(record)
-
-    async def put_soon(self, record: RunRecord) -> None:
-        """Buffer a starting run's record for the next batch.
-
-        This process reads it at once.
-        """
-        await self.client.buffer_run(record)
-
     async def get(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
-        pending = self.client.pending_run(run_id)
+        pending = self.pending_run(run_id)
         if pending is not None:
             return pending
         redis = await self.client.client()

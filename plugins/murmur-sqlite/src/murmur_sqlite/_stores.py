@@ -6,7 +6,7 @@ import builtins
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
 from murmur.core.errors import RegistryError
 from murmur.events import RuntimeEvent
@@ -16,6 +16,7 @@ from murmur.runs import (
     RunRecord,
     RunStatus,
     RunStore,
+    SharedRunStoreUser,
     SharedStoreUser,
     Stores,
     parse_store_url,
@@ -95,7 +96,7 @@ class _UsesDatabase(SharedStoreUser):
         await self.database.open()
 
 
-class SQLiteRunStore(_UsesDatabase, RunStore):
+class SQLiteRunStore(SharedRunStoreUser, _UsesDatabase, RunStore):
     """Runs and checkpoints in a SQLite file.
 
     Args:
@@ -103,29 +104,9 @@ class SQLiteRunStore(_UsesDatabase, RunStore):
         **options: `SQLiteDatabase` options when `database` is a path.
     """
 
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def put(self, record: RunRecord) -> None:
-        """Insert or replace a run; it is committed when this returns.
-
-        Raises:
-            RegistryError: `"not_json"`, or the store's error when it cannot be written
-                (`"store_busy"`, `"store_unavailable"`, `"store_error"`, ...).
-        """
-        await self.database.add_run(record)
-
-    async def put_soon(self, record: RunRecord) -> None:
-        """Buffer a starting run's record for the next transaction.
-
-        This process reads it at once.
-        """
-        await self.database.buffer_run(record)
-
     async def get(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
-        pending = self.database.pending_run(run_id)
+        pending = self.pending_run(run_id)
         if pending is not None:
             return pending
         rows = await self.database.fetchall("SELECT record FROM runs WHERE run_id = ?", (run_id,))
@@ -186,10 +167,6 @@ class SQLiteEventStore(_UsesDatabase, EventStore):
         database: a file path, or a `SQLiteDatabase` shared with a run store.
         **options: `SQLiteDatabase` options when `database` is a path.
     """
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
 
     async def append(self, event: RuntimeEvent) -> None:
         """Store one event (buffered; every later query sees it).
