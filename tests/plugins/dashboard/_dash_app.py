@@ -6,6 +6,7 @@ children through `spawn_agents`, and a two-node group.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -97,6 +98,16 @@ def tool_model(tool: str, args: Any) -> FunctionModel:
     return FunctionModel(respond, model_name=CHEAP[0])
 
 
+def sleepy_model() -> FunctionModel:
+    """Sleeps as many seconds as the prompt says, then answers (a run that stays in flight)."""
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        await asyncio.sleep(min(float(_prompt(messages) or 0), 30))
+        return _answer([TextPart("awake")], CHEAP)
+
+    return FunctionModel(respond, model_name=CHEAP[0])
+
+
 def broken_model() -> FunctionModel:
     """Fails every call."""
 
@@ -135,6 +146,7 @@ def served() -> AgentRuntime:
     )
     runtime.register(Agent(name="echo", model=echo_model(), description="Echoes its input."))
     runtime.register(Agent(name="broken", model=broken_model(), description="Always fails."))
+    runtime.register(Agent(name="sleeper", model=sleepy_model(), description="Sleeps N seconds."))
 
     template = AgentTemplate(model=finding_model())
     spawn = make_spawn_agents_tool(runtime=runtime, template=template, output_type=Finding)

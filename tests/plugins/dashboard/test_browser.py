@@ -64,6 +64,17 @@ def test_fleet_shows_the_runtime_counters_and_the_budget(
     assert offsite == []
 
 
+def test_fleet_lists_the_runs_in_flight(browser: Any, served: Served, offsite: list[str]) -> None:
+    """A run that is still executing shows under "Running now" and in the in-flight count."""
+    run_id = served.start("sleeper", "4")
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/fleet")
+    expect(page.get_by_test_id("running").locator(f'tr[data-run-id="{run_id}"]')).to_be_visible()
+    expect(page.get_by_test_id("stat-in-flight")).to_contain_text("1")
+    served.wait(run_id)
+    assert offsite == []
+
+
 def test_runs_lists_filters_and_pages(browser: Any, served: Served, offsite: list[str]) -> None:
     """Runs: every seeded run, then filtered by status, agent and text."""
     page = open_page(browser, served, offsite)

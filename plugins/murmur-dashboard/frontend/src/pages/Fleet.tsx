@@ -17,9 +17,14 @@ export function Fleet() {
       ),
     [],
   );
+  const running = useLoad(
+    (signal) => get<RunPage>("/runs", { status: "running", limit: 20 }, signal),
+    [],
+  );
   useInterval(() => {
     stats.reload();
     recent.reload();
+    running.reload();
   }, 5000);
   if (stats.error) return <Failed error={stats.error} retry={stats.reload} />;
   if (!stats.data) return <Loading what="the fleet" />;
@@ -75,6 +80,35 @@ export function Fleet() {
         </span>
         <span>now</span>
       </div>
+      <h2>Running now</h2>
+      {(running.data?.runs ?? []).length === 0 ? (
+        <Empty>Nothing is running.</Empty>
+      ) : (
+        <table data-testid="running">
+          <thead>
+            <tr>
+              <th>run</th>
+              <th>agent / group</th>
+              <th>progress</th>
+              <th>started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {running.data!.runs.map((run) => (
+              <tr key={run.run_id} data-run-id={run.run_id}>
+                <td className="mono">
+                  <a href={`#/runs/${run.run_id}`}>{run.run_id.slice(0, 12)}</a>
+                </td>
+                <td>{run.agent_name ?? run.group_name}</td>
+                <td>
+                  {run.progress?.completed ?? 0}/{run.progress?.total ?? 1}
+                </td>
+                <td>{fmtAgo(run.created_at, now)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <h2>Budget</h2>
       {budget ? (
         <div className="budget" data-testid="budget">
