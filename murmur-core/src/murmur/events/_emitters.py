@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TextIO, cast, runtime_checkable
 
 from murmur.events._model import EventType, RuntimeEvent
 
@@ -46,7 +46,8 @@ def _logger() -> Any:
         return structlog.get_logger("murmur.events")
     global _stderr_logger
     if _stderr_logger is None:
-        _stderr_logger = structlog.wrap_logger(structlog.PrintLogger(_Stderr()))
+        stderr = cast("TextIO", _Stderr())  # duck-typed: write and flush are all it uses
+        _stderr_logger = structlog.wrap_logger(structlog.PrintLogger(stderr))
     return _stderr_logger
 
 
