@@ -77,9 +77,15 @@ class Served:
             return response.json()
 
 
-def start_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Served:
-    """`murmur serve --app _dash_app:served` on a free loopback port, once it answers."""
-    port = free_port()
+def start_server(
+    tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None
+) -> Served:
+    """`murmur serve --app _dash_app:served` on a loopback port, once it answers.
+
+    The SQLite store is `tmp/runs.db`: a server started again on the same `tmp` (and
+    `port`) holds what the first one stored.
+    """
+    port = port or free_port()
     log = tmp / "serve.log"
     env = {
         **os.environ,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import TOKEN, Served, open_page, screenshot
+from .conftest import TOKEN, Served, open_page, screenshot, start_server, stop_server
 
 URL = "/dashboard/"
 
@@ -164,6 +165,39 @@ def test_live_pauses_and_resumes_without_losing_events(
         page.wait_for_timeout(300)
     expect(rows.first).to_have_attribute("data-event-type", "agent_completed")
     expect(events.locator('tr[data-event-type="agent_spawned"]')).to_have_count(0)
+    assert offsite == []
+
+
+def test_live_reconnects_after_a_server_restart_and_loses_no_event(
+    browser: Any, tmp_path: Path, dashboard_built: None, offsite: list[str]
+) -> None:
+    """Server restarted: the page says it is reconnecting, then resumes with Last-Event-ID.
+
+    A run that happens after the restart but before the page is back arrives (replayed
+    from the SQLite store), and nothing seen before the restart arrives twice.
+    """
+    first_server = start_server(tmp_path)
+    try:
+        page = open_page(browser, first_server, offsite)
+        page.goto(first_server.url + URL + "#/live")
+        expect(page.get_by_test_id("stream-state")).to_have_text("live")
+        before = first_server.start("echo", "before the restart")
+        first_server.wait(before)
+        events = page.get_by_test_id("events")
+        expect(events.locator(f'tr[data-trace-id="{before}"]')).to_have_count(2)
+    finally:
+        stop_server(first_server)
+    expect(page.get_by_test_id("stream-state")).to_have_text("reconnecting")
+    port = int(first_server.url.rsplit(":", 1)[1])
+    second_server = start_server(tmp_path, port=port)
+    try:
+        after = second_server.start("echo", "after the restart")
+        second_server.wait(after)
+        expect(page.get_by_test_id("stream-state")).to_have_text("live", timeout=20_000)
+        expect(events.locator(f'tr[data-trace-id="{after}"]')).to_have_count(2)
+        expect(events.locator(f'tr[data-trace-id="{before}"]')).to_have_count(2)
+    finally:
+        stop_server(second_server)
     assert offsite == []
 
 
