@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -56,3 +57,24 @@ def test_the_getting_started_example_prints_what_the_page_says(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected[1]
     assert "agent_completed" in done.stderr  # the default event log: on stderr
+
+
+def test_the_hook_reference_is_generated_from_every_hookspec() -> None:
+    """docs/hooks.md renders `murmur.hookspecs` with mkdocstrings, and its member filter lets
+    every hook through (the strict build then fails if one does not render)."""
+    import inspect
+
+    from murmur import hookspecs
+
+    page = (DOCS / "hooks.md").read_text()
+    block = page[page.index("::: murmur.hookspecs") :]
+    options = yaml.safe_load(textwrap.dedent(block.split("\n", 1)[1]))["options"]
+    patterns = [re.compile(p) for p in options["filters"]]
+    hooks = [
+        name
+        for name, value in vars(hookspecs).items()
+        if inspect.isfunction(value) and hasattr(value, "murmur_spec")
+    ]
+
+    assert hooks
+    assert [h for h in hooks if not any(p.search(h) for p in patterns)] == []
