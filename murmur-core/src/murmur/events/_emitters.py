@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Iterable, Sequence
-from importlib.metadata import entry_points
 from typing import Any, Protocol, TextIO, cast, runtime_checkable
 
 from murmur.events._model import EventType, RuntimeEvent
@@ -170,7 +170,7 @@ def plugin_emitter(name: str) -> Any:
 
     Reads package metadata only; the one matching entry point is imported.
     """
-    for entry_point in entry_points(group="murmur.emitters"):
+    for entry_point in importlib.metadata.entry_points(group="murmur.emitters"):
         if entry_point.value.rpartition(":")[2].strip() == name:
             return entry_point.load()
     return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import structlog
-
 from murmur.events._model import RuntimeEvent
 from murmur.runs._base import EventStore
 
@@ -27,6 +25,8 @@ class StoreEventEmitter:
             await self.store.append(event)
         except Exception as exc:
             self.failed += 1
+            import structlog  # only on a failure: structlog pulls rich in at import
+
             structlog.get_logger("murmur.runs").error(
                 "store_event_append_failed",
                 event_id=event.id,

@@ -193,7 +193,7 @@ class SQLiteDatabase(SharedStoreClient["aiosqlite.Connection", RunRow, Checkpoin
                     self.path,
                     isolation_level=None,
                     timeout=self.busy_timeout,
-                    check_same_thread=False,  # the exit hook may reopen it on this thread
+                    check_same_thread=False,
                 )
                 # A forgotten aclose() must not keep the interpreter alive at exit: the
                 # worker thread is a daemon, and an atexit hook writes what is buffered.
@@ -249,15 +249,27 @@ class SQLiteDatabase(SharedStoreClient["aiosqlite.Connection", RunRow, Checkpoin
             await conn._execute(_write_transaction, conn._conn, batch)
 
     def flush_at_exit(self) -> None:
-        """Write what is still buffered on a new event loop (the program's loop is gone)."""
-        asyncio.run(self._flush_on_new_loop())
+        """Write what is still buffered through a new blocking connection, at interpreter exit.
 
-    async def _flush_on_new_loop(self) -> None:
-        self.reset_for_exit()
-        thread = getattr(self._conn, "_thread", None)
-        if thread is not None and not thread.is_alive():
-            self._conn = None  # its worker thread died with the old loop: open a new one
-        await self.aclose()
+        The program's event loop is gone, and the aiosqlite thread that served it may be dying
+        (it raises when it answers a request on the closed loop), so nothing here waits on it.
+        Writes are idempotent (upserts, event ids), so a batch the old thread was committing
+        when the loop closed does no harm when written again.
+
+        Raises:
+            RegistryError: the batch could not be written (the exit hook prints it).
+        """
+        if self.closed or not self.has_pending():
+            return
+        batch = self.take_buffered()
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                _write_transaction(conn, batch)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise _map_error(self.path, "the exit write", exc) from exc
 
     # -- reads --------------------------------------------------------------------------
 
