@@ -115,10 +115,16 @@ class GatedToolset(WrapperToolset[Any]):
     annotation `readOnlyHint: true` (a tool that says nothing is not). With a `namespace`
     (a provider's name), tools are gated and reported as `"<namespace>.<tool>"`, the form
     the agent's allow-list uses.
+
+    `granted` names tools the toolset's owner gave this agent explicitly (an agent process's
+    handlers and attached endpoints): they count as on the agent's allow-list, and the trust
+    level still applies (LOW: read-only ones only; SANDBOX: none). The executor uses a
+    `GatedToolset` found in `Agent.mcp_servers` as it is, without gating it twice.
     """
 
     read_only: frozenset[str] = frozenset()
     namespace: str | None = None
+    granted: frozenset[str] = frozenset()
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
         run = current_context()
@@ -131,7 +137,7 @@ class GatedToolset(WrapperToolset[Any]):
             check_tool_allowed(
                 agent_name=agent.name,
                 trust_level=agent.trust_level,
-                allow_list=agent.tools,
+                allow_list=(*agent.tools, qualified) if qualified in self.granted else agent.tools,
                 tool_name=qualified,
                 read_only=name in self.read_only or _annotated_read_only(tool),
             )
@@ -252,7 +258,9 @@ def native_tool_names(agent: Agent) -> tuple[str, ...]:
 def _provider_toolsets(agent: Agent, pool: ToolsetPool) -> list[AbstractToolset[Any]]:
     out: list[AbstractToolset[Any]] = []
     for server in agent.mcp_servers:
-        if isinstance(server, AbstractToolset):
+        if isinstance(server, GatedToolset):
+            out.append(server)
+        elif isinstance(server, AbstractToolset):
             out.append(GatedToolset(server))
         elif isinstance(server, ToolsetProvider):
             out.append(GatedToolset(pool.get(server), namespace=server.name))

@@ -33,6 +33,13 @@ class EventType(StrEnum):
     WORKER_HEARTBEAT = "worker_heartbeat"
     TASK_REJECTED = "task_rejected"
     TASK_RECLAIMED = "task_reclaimed"
+    PROCESS_STARTED = "process_started"
+    PROCESS_DONE = "process_done"
+    PROCESS_FAILED = "process_failed"
+    PROCESS_CANCELLED = "process_cancelled"
+    PROCESS_EMITTED = "process_emitted"
+    ENDPOINT_CALLED = "endpoint_called"
+    ENDPOINT_RETURNED = "endpoint_returned"
 
 
 class RuntimeEvent(BaseModel):

@@ -165,6 +165,10 @@ _STATUS_BY_EVENT = {
     EventType.GROUP_STARTED: "running",
     EventType.GROUP_COMPLETED: "completed",
     EventType.GROUP_FAILED: "failed",
+    EventType.PROCESS_STARTED: "running",
+    EventType.PROCESS_DONE: "completed",
+    EventType.PROCESS_FAILED: "failed",
+    EventType.PROCESS_CANCELLED: "cancelled",
 }
 
 
