@@ -16,10 +16,10 @@ def test_top_level_exports_are_exactly_the_intended_names() -> None:
     expected = {
         "Agent", "AgentGroup", "AgentResult", "AgentRuntime", "AgentTemplate",
         "AllAgentsFailedError", "BudgetExceededError", "ContextError", "DepthLimitError", "Edge",
-        "EventType", "FanOut", "GroupResult", "MurmurError", "RegistryError", "ResultMetadata",
-        "RuntimeEvent", "RuntimeOptions", "SpawnCapError", "SpawnCycleError", "SpawnError",
-        "SpawnResult", "SpecValidationError", "TaskSpec", "TokenBudget", "ToolExecutionError",
-        "TopologyError", "TrustLevel", "TrustViolationError", "__version__",
+        "EventType", "FanOut", "GatherProgress", "GroupResult", "MurmurError", "RegistryError",
+        "ResultMetadata", "RuntimeEvent", "RuntimeOptions", "SpawnCapError", "SpawnCycleError",
+        "SpawnError", "SpawnResult", "SpecValidationError", "TaskSpec", "TokenBudget",
+        "ToolExecutionError", "TopologyError", "TrustLevel", "TrustViolationError", "__version__",
     }  # fmt: skip
     assert set(murmur.__all__) == expected
 

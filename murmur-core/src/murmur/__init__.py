@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from murmur.groups import AgentGroup, Edge, FanOut, GroupResult
     from murmur.groups._spawn import SpawnResult
     from murmur.runtime import AgentRuntime, RuntimeOptions
-    from murmur.types import AgentResult, ResultMetadata, TaskSpec, TrustLevel
+    from murmur.types import AgentResult, GatherProgress, ResultMetadata, TaskSpec, TrustLevel
 
 __version__ = "0.1.0"
 
@@ -55,6 +55,7 @@ __all__ = [
     "Edge",
     "EventType",
     "FanOut",
+    "GatherProgress",
     "GroupResult",
     "MurmurError",
     "RegistryError",
@@ -86,6 +87,7 @@ _LAZY = {
     "AgentRuntime": "murmur.runtime",
     "RuntimeOptions": "murmur.runtime",
     "AgentResult": "murmur.types",
+    "GatherProgress": "murmur.types",
     "ResultMetadata": "murmur.types",
     "TaskSpec": "murmur.types",
     "TrustLevel": "murmur.types",

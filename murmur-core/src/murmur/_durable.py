@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, cast
 
 from murmur.core.errors import AllAgentsFailedError, MurmurError, RegistryError, SpawnError
-from murmur.core.fanout import bounded_map
+from murmur.core.fanout import bounded_iter
 from murmur.core.ids import new_id
 from murmur.core.json import dump_value
 from murmur.execution._context import current_context
@@ -48,6 +49,7 @@ __all__ = [
     "DurableGroupCheckpoint",
     "batch_error",
     "gather_batch",
+    "iter_batch",
     "resume",
     "run_group_durably",
     "task_key",
@@ -273,6 +275,31 @@ async def gather_batch(
             batch of another agent.
         RegistryError: the store failed or timed out.
     """
+    results: list[AgentResult[Any] | None] = [None] * len(specs)
+    async with aclosing(iter_batch(runtime, agent, specs, limit=limit, run_id=run_id)) as done:
+        async for index, result in done:
+            results[index] = result
+    return cast("list[AgentResult[Any]]", results)  # every slot was filled
+
+
+async def iter_batch(
+    runtime: RuntimeProtocol,
+    agent: Agent[Any],
+    specs: list[TaskSpec],
+    *,
+    limit: int,
+    run_id: str | None,
+) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
+    """`gather_batch`, yielding `(index, result)` as each task finishes.
+
+    The batch's final record is written after the last task; a consumer that stops early
+    leaves the batch `running` with its finished tasks checkpointed, so `runtime.resume`
+    runs only the rest.
+
+    Raises:
+        SpawnError: code `"run_conflict"` (see `gather_batch`).
+        RegistryError: the store failed or timed out.
+    """
     assert runtime.stores is not None
     store = runtime.stores.runs
     run_id = run_id or new_id()
@@ -327,9 +354,12 @@ async def gather_batch(
             await _save(store, run_id, index, result)
         return result
 
-    results = await bounded_map(tagged, one, limit)
-    await _finish(store, record, results)
-    return results
+    results: list[AgentResult[Any] | None] = [None] * len(specs)
+    async with aclosing(bounded_iter(tagged, one, limit)) as finished:
+        async for index, result in finished:
+            results[index] = result
+            yield index, result
+    await _finish(store, record, cast("list[AgentResult[Any]]", results))
 
 
 async def _save(store: RunStore, run_id: str, index: int, result: AgentResult[Any]) -> None:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
-from murmur._durable import gather_batch, resume, run_group_durably
+from murmur._durable import iter_batch, resume, run_group_durably
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
 from murmur.context_passer import ContextPasser
 from murmur.core.errors import MurmurError, SpawnError
-from murmur.core.fanout import bounded_map
+from murmur.core.fanout import bounded_iter
 from murmur.events._emitters import EventEmitter, LogEventEmitter, MultiEventEmitter, safe_emit
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.execution._backend import Backend
@@ -32,6 +33,7 @@ from murmur.execution._context import (
 )
 from murmur.execution._options import RuntimeOptions
 from murmur.execution._outcome import ExecutionOutcome
+from murmur.execution._progress import ProgressCallback, ProgressTracker
 from murmur.execution._spawns import SpawnCounter
 from murmur.middleware._base import Middleware, Next, compose
 from murmur.middleware.cost_tracking import CostTrackingMiddleware
@@ -353,12 +355,14 @@ class AgentRuntime:
         *,
         max_concurrency: int | None = None,
         run_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> list[AgentResult[OutputT]]:
         """Run one agent over many tasks, at most `max_concurrency` at once.
 
         Results come back in task order; failures are results too (`is_ok()` is False).
         `max_concurrency` runners pull the next task as each finishes, so a batch of 10,000
-        holds `max_concurrency` tasks in flight, not 10,000.
+        holds `max_concurrency` tasks in flight, not 10,000. To handle results as they
+        finish rather than all at the end, use `as_completed`.
 
         With a store set, the batch is durable: it is recorded as a run
         (`RunRecord(kind="gather")`) and each successful result is checkpointed as it
@@ -372,36 +376,116 @@ class AgentRuntime:
             run_id: the batch's run id (with a store; default a new id). Choose it, e.g.
                 `new_id()`, to be able to resume the batch; each task's `metadata`
                 also carries it as `gather_run_id`.
+            on_progress: called with a `GatherProgress` (done, total, failed, the finished
+                task's index and result) as each task finishes; a plain function or an
+                async one. An exception it raises stops the gather (the runs still in
+                flight are cancelled) and propagates.
 
         Raises:
             SpawnError: `max_concurrency` < 1, or `run_id` given without a store.
         """
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
+        results: list[AgentResult[Any] | None] = [None] * len(specs)
+        completions = self._completions(agent, specs, max_concurrency, run_id, on_progress)
+        async with aclosing(completions) as finished:
+            async for index, result in finished:
+                results[index] = result
+        return cast("list[AgentResult[OutputT]]", results)  # every slot was filled
+
+    def as_completed(
+        self,
+        agent: Agent[OutputT] | str,
+        tasks: Iterable[TaskSpec | Any],
+        *,
+        max_concurrency: int | None = None,
+        run_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> AsyncGenerator[tuple[int, AgentResult[OutputT]], None]:
+        """`gather`, yielding `(index, result)` as each task finishes instead of a list.
+
+        ```python
+        async for index, result in runtime.as_completed(researcher, questions):
+            print(index, result.output if result.is_ok() else result.error)
+        ```
+
+        Same options and guarantees as `gather` (bounded concurrency, budgets, a durable
+        batch with a store and `run_id`); `index` is the task's position in `tasks`, and a
+        failure is a result too. Every task's result is yielded exactly once.
+
+        Stopping early stops the batch: when the consumer is cancelled or raises, the runs
+        still in flight are cancelled before the exception leaves the loop. After a
+        `break`, close the iterator to cancel them at once (`async with
+        contextlib.aclosing(runtime.as_completed(...)) as results:`); otherwise they are
+        cancelled when the iterator is garbage collected. A durable batch stopped early
+        stays resumable: its finished tasks are checkpointed.
+
+        Args:
+            agent: an `Agent`, or the name of a registered agent.
+            tasks: `TaskSpec`s; any other value is used as a task input.
+            max_concurrency: most runs at once (default `RuntimeOptions.default_max_concurrency`).
+            run_id: the batch's run id (with a store), as in `gather`.
+            on_progress: as in `gather`, called before each result is yielded.
+
+        Raises:
+            SpawnError: `max_concurrency` < 1, or `run_id` given without a store (raised
+                here, before any task runs).
+        """
+        specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
+        self._gather_limit(max_concurrency, run_id)
+        return self._completions(agent, specs, max_concurrency, run_id, on_progress)
+
+    def _gather_limit(self, max_concurrency: int | None, run_id: str | None) -> int:
         limit = max_concurrency or self.options.default_max_concurrency
         if limit < 1:
             raise SpawnError("gather(max_concurrency=...) must be >= 1", code="invalid_options")
-        if isinstance(agent, str):
-            try:
-                resolved: Agent[Any] = self.get_agent(agent)
-            except MurmurError as exc:
-                return [
-                    AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs
-                ]
-        else:
-            resolved = agent
-        if self.stores is not None:
-            return await gather_batch(self, resolved, specs, limit=limit, run_id=run_id)
-        if run_id is not None:
+        if run_id is not None and self.stores is None:
             raise SpawnError(
                 "gather(run_id=...) records a durable batch and needs a store: "
                 "AgentRuntime(store='sqlite:///runs.db')",
                 code="no_store",
             )
+        return limit
+
+    async def _completions(
+        self,
+        agent: Agent[Any] | str,
+        specs: list[TaskSpec],
+        max_concurrency: int | None,
+        run_id: str | None,
+        on_progress: ProgressCallback | None,
+    ) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
+        """The one loop behind `gather` and `as_completed`: results as they finish."""
+        limit = self._gather_limit(max_concurrency, run_id)
+        name = agent if isinstance(agent, str) else agent.name
+        tracker = ProgressTracker(name, len(specs), on_progress)
+        try:
+            async with aclosing(self._finished_runs(agent, specs, limit, run_id)) as finished:
+                async for index, result in finished:
+                    await tracker.advance(index, result)
+                    yield index, result
+        finally:
+            tracker.close()
+
+    def _finished_runs(
+        self, agent: Agent[Any] | str, specs: list[TaskSpec], limit: int, run_id: str | None
+    ) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
+        if isinstance(agent, str):
+            try:
+                resolved: Agent[Any] = self.get_agent(agent)
+            except MurmurError as exc:
+                failed = [
+                    AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs
+                ]
+                return _yield_all(failed)
+        else:
+            resolved = agent
+        if self.stores is not None:
+            return iter_batch(self, resolved, specs, limit=limit, run_id=run_id)
 
         async def one(_: int, spec: TaskSpec) -> AgentResult[Any]:
             return await self._dispatch(resolved, spec)
 
-        return await bounded_map(specs, one, limit)
+        return bounded_iter(specs, one, limit)
 
     async def run_group(
         self,
@@ -505,3 +589,10 @@ class AgentRuntime:
         return AgentResult.ok(
             outcome.output, result_metadata(ctx, started, outcome), outcome.messages
         )
+
+
+async def _yield_all(
+    results: list[AgentResult[Any]],
+) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
+    for index, result in enumerate(results):
+        yield index, result

@@ -1,4 +1,4 @@
-"""Frozen value types shared by every layer: trust levels, tasks, results."""
+"""Frozen value types shared by every layer: trust levels, tasks, results, gather progress."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from murmur.core.ids import new_id
 
 __all__ = [
     "AgentResult",
+    "GatherProgress",
     "ResultMetadata",
     "TaskSpec",
     "TrustLevel",
@@ -177,3 +178,39 @@ class AgentResult(Generic[OutputT]):
     def failed(cls, error: MurmurError, metadata: ResultMetadata) -> AgentResult[OutputT]:
         """A failed result."""
         return cls(metadata=metadata, error=error)
+
+
+@dataclass(frozen=True, slots=True)
+class GatherProgress(Generic[OutputT]):
+    """Where a gather stands, passed to its `on_progress` callback as each task finishes.
+
+    ```python
+    def show(p: GatherProgress[Finding]) -> None:
+        print(f"{p.done}/{p.total} done, {p.failed} failed; task {p.index}: {p.result.is_ok()}")
+
+    results = await runtime.gather(researcher, questions, on_progress=show)
+    ```
+
+    Args:
+        done: tasks finished so far, this one included (failed and restored ones too).
+        total: tasks in the gather.
+        failed: finished tasks whose result is a failure.
+        index: the position, in the gather's tasks, of the task that just finished.
+        result: that task's result.
+    """
+
+    done: int
+    total: int
+    failed: int
+    index: int
+    result: AgentResult[OutputT]
+
+    @property
+    def succeeded(self) -> int:
+        """Finished tasks with an output."""
+        return self.done - self.failed
+
+    @property
+    def remaining(self) -> int:
+        """Tasks not finished yet."""
+        return self.total - self.done

@@ -1,15 +1,16 @@
-"""The bounded fan-out every batch in murmur uses: at most `limit` calls at once, in input order.
+"""The bounded fan-out every batch in murmur uses: at most `limit` calls at once.
 
-Its users are `gather`, durable batches, fan-out nodes and the spawn tool.
+`bounded_map` returns the results in input order (fan-out nodes, the spawn tool);
+`bounded_iter` yields them as they complete (`gather`, `as_completed`, durable batches).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar, cast
 
-__all__ = ["bounded_map"]
+__all__ = ["bounded_iter", "bounded_map"]
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -47,3 +48,45 @@ async def bounded_map(
                 task.cancel()
             raise
     return cast("list[ResultT]", results)  # every slot was filled
+
+
+async def bounded_iter(
+    items: Sequence[ItemT],
+    call: Callable[[int, ItemT], Awaitable[ResultT]],
+    limit: int,
+) -> AsyncGenerator[tuple[int, ResultT], None]:
+    """Yield `(index, await call(index, item))` for every item as each call completes.
+
+    The same pool of `min(limit, len(items))` runners as `bounded_map`. The runners keep
+    going while the consumer handles a result. When the generator is closed early (the
+    consumer breaks, is cancelled, or raises), the runners still in flight are cancelled and
+    awaited before it returns, so no task outlives it. If a call raises, the other runners
+    are cancelled and the exception propagates to the consumer.
+    """
+    count = len(items)
+    if count == 0:
+        return
+    finished: asyncio.Queue[tuple[int, ResultT] | BaseException] = asyncio.Queue()
+    indexes = iter(range(count))
+
+    async def runner() -> None:
+        for index in indexes:
+            try:
+                result = await call(index, items[index])
+            except Exception as exc:
+                finished.put_nowait(exc)
+                return
+            finished.put_nowait((index, result))
+
+    runners = [asyncio.ensure_future(runner()) for _ in range(min(limit, count))]
+    try:
+        for _ in range(count):
+            item = await finished.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        for task in runners:
+            task.cancel()
+        # Wait for the cancelled runs to unwind, so none is left pending after this.
+        await asyncio.gather(*runners, return_exceptions=True)
