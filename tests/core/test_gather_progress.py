@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -227,3 +228,14 @@ def test_murmur_run_draws_no_bar_into_a_pipe(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
 
     assert murmur_run(script, terminal=False) == "finished 4\n"
+
+
+def test_the_runtime_page_example_runs() -> None:
+    """docs/runtime.md's as_completed example runs and prints what the page describes."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "as_completed" in b)
+    proc = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=60)
+
+    assert proc.returncode == 0, proc.stderr
+    assert "3/3 done, 0 failed" in proc.stdout
+    assert "[True, True, True]" in proc.stdout
