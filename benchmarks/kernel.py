@@ -1,20 +1,39 @@
 """Kernel overhead benchmarks, reported as ratios against a baseline in the same run.
 
-    uv run python benchmarks/kernel.py [--runs 300] [--blocks 5]
+    uv run python benchmarks/kernel.py [--runs 100] [--reps 15] [--json]
 
-1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same FunctionModel,
-   in interleaved blocks (A B A B ...) so machine noise hits both sides alike;
-2. gather throughput: `runtime.gather(max_concurrency=50)` vs `asyncio.gather` + a semaphore
-   around raw PydanticAI runs;
-3. memory per in-flight task: tracemalloc peak with N runs parked inside the model, murmur vs raw;
+1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same no-work
+   FunctionModel, in interleaved pairs of blocks (raw, murmur, raw, murmur, ...; the order
+   alternates so neither side always runs second), each pair giving one ratio. Reported for
+   a runtime with the default settings except the event emitter (`AgentRuntime()` logs every
+   event to stderr; the benchmark uses `NullEventEmitter`, the setting of a runtime whose
+   events go to a store or OTel) and, separately, with the default emitter writing to
+   /dev/null;
+2. gather throughput: `runtime.gather(max_concurrency=50)` vs the pattern users hand-write,
+   `asyncio.gather` + `asyncio.Semaphore` around raw PydanticAI runs;
+3. memory per in-flight task: tracemalloc peak with N runs parked inside the model, murmur vs
+   raw;
 4. start-up: `import murmur` vs `import pydantic` (its floor), and `murmur --help`, in fresh
-   interpreters (median of several).
+   interpreters;
+5. where murmur's share of a run goes: a cProfile of murmur runs, own time grouped by the
+   module it is spent in (events, ids, middleware, runtime and context, logging, plugin host),
+   beside the whole run.
+
+Every figure is the median of `--reps` interleaved repetitions with its spread (min-max and
+the interquartile range). Ratios are measured on CPU time of the benchmark's thread (what the
+run costs, undisturbed by other processes on a shared machine) and on wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -28,7 +47,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from murmur import Agent, AgentRuntime, TaskSpec
-from murmur.events import NullEventEmitter
+from murmur.events import LogEventEmitter, NullEventEmitter
 
 
 def _reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -38,43 +57,83 @@ def _reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 MODEL = FunctionModel(_reply)
 
 
-async def _time(fn: Callable[[], Awaitable[Any]]) -> float:
-    started = time.perf_counter()
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max and interquartile range of `values`."""
+    ordered = sorted(values)
+    quartiles = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else [ordered[0]] * 3
+    return {
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "q1": quartiles[0],
+        "q3": quartiles[2],
+    }
+
+
+async def _timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(CPU seconds of this thread, wall seconds) of one call."""
+    cpu, wall = time.thread_time(), time.perf_counter()
     await fn()
-    return time.perf_counter() - started
+    return time.thread_time() - cpu, time.perf_counter() - wall
 
 
-async def per_run_overhead(runs: int, blocks: int) -> dict[str, float]:
+async def paired(
+    baseline: Callable[[], Awaitable[Any]], candidate: Callable[[], Awaitable[Any]], reps: int
+) -> dict[str, Any]:
+    """Interleaved (baseline, candidate) pairs; per-pair ratios candidate / baseline."""
+    base_cpu, cand_cpu, cpu_ratios, wall_ratios = [], [], [], []
+    for rep in range(reps):
+        order = (baseline, candidate) if rep % 2 == 0 else (candidate, baseline)
+        timings = {fn: await _timed(fn) for fn in order}
+        (b_cpu, b_wall), (c_cpu, c_wall) = timings[baseline], timings[candidate]
+        base_cpu.append(b_cpu)
+        cand_cpu.append(c_cpu)
+        cpu_ratios.append(c_cpu / b_cpu)
+        wall_ratios.append(c_wall / b_wall)
+    return {
+        "baseline_cpu_s": statistics.median(base_cpu),
+        "candidate_cpu_s": statistics.median(cand_cpu),
+        "cpu_ratio": spread(cpu_ratios),
+        "wall_ratio": spread(wall_ratios),
+    }
+
+
+async def per_run_overhead(runs: int, reps: int, emitter: Any) -> dict[str, Any]:
     raw = PAAgent(MODEL)
-    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    runtime = AgentRuntime(event_emitter=emitter)
     agent = Agent(name="bench", model=MODEL)
-    await runtime.run(agent, "warm")
-    await raw.run("warm")
+    for _ in range(20):
+        await runtime.run(agent, "warm")
+        await raw.run("warm")
 
     async def murmur_block() -> None:
         for _ in range(runs):
-            await runtime.run(agent, TaskSpec(input="x"))
+            result = await runtime.run(agent, TaskSpec(input="x"))
+            if not result.ok:
+                raise SystemExit(f"NOT A RESULT: a run failed: {result.error}")
 
     async def raw_block() -> None:
         for _ in range(runs):
             await raw.run("x")
 
-    m_times, r_times = [], []
-    for _ in range(blocks):
-        r_times.append(await _time(raw_block))
-        m_times.append(await _time(murmur_block))
-    m, r = statistics.median(m_times) / runs, statistics.median(r_times) / runs
-    return {"raw_us": r * 1e6, "murmur_us": m * 1e6, "ratio": m / r}
+    found = await paired(raw_block, murmur_block, reps)
+    found["raw_us_per_run"] = found.pop("baseline_cpu_s") / runs * 1e6
+    found["murmur_us_per_run"] = found.pop("candidate_cpu_s") / runs * 1e6
+    return found
 
 
-async def gather_throughput(tasks: int, concurrency: int, blocks: int) -> dict[str, float]:
+async def gather_throughput(tasks: int, concurrency: int, reps: int) -> dict[str, Any]:
     raw = PAAgent(MODEL)
     runtime = AgentRuntime(event_emitter=NullEventEmitter())
     agent = Agent(name="bench", model=MODEL)
 
     async def murmur_gather() -> None:
-        await runtime.gather(agent, [TaskSpec(input="x") for _ in range(tasks)],
-                             max_concurrency=concurrency)  # fmt: skip
+        results = await runtime.gather(
+            agent, [TaskSpec(input="x") for _ in range(tasks)], max_concurrency=concurrency
+        )
+        failed = sum(not result.ok for result in results)
+        if failed:
+            raise SystemExit(f"NOT A RESULT: {failed} runs of a gather failed")
 
     async def raw_gather() -> None:
         sem = asyncio.Semaphore(concurrency)
@@ -86,16 +145,21 @@ async def gather_throughput(tasks: int, concurrency: int, blocks: int) -> dict[s
         await asyncio.gather(*(one() for _ in range(tasks)))
 
     await murmur_gather()
-    m_times, r_times = [], []
-    for _ in range(blocks):
-        r_times.append(await _time(raw_gather))
-        m_times.append(await _time(murmur_gather))
-    m_tps = tasks / statistics.median(m_times)
-    r_tps = tasks / statistics.median(r_times)
-    return {"raw_tasks_s": r_tps, "murmur_tasks_s": m_tps, "ratio": m_tps / r_tps}
+    await raw_gather()
+    found = await paired(raw_gather, murmur_gather, reps)
+    # Throughput is the inverse of time: murmur / raw tasks per second.
+    for key in ("cpu_ratio", "wall_ratio"):
+        inverse = {k: 1 / v for k, v in found[key].items()}
+        inverse["min"], inverse["max"] = inverse["max"], inverse["min"]
+        inverse["q1"], inverse["q3"] = inverse["q3"], inverse["q1"]
+        found[key.replace("ratio", "throughput_ratio")] = inverse
+        del found[key]
+    found["raw_tasks_per_cpu_s"] = tasks / found.pop("baseline_cpu_s")
+    found["murmur_tasks_per_cpu_s"] = tasks / found.pop("candidate_cpu_s")
+    return found
 
 
-async def memory_per_task(in_flight: int) -> dict[str, float]:
+async def memory_per_task(in_flight: int, reps: int) -> dict[str, Any]:
     release = asyncio.Event()
     all_parked = asyncio.Event()
     parked_count = [0]
@@ -130,79 +194,153 @@ async def memory_per_task(in_flight: int) -> dict[str, float]:
     await raw.run("warm")
     await runtime.run(agent, "warm")
 
-    raw_b = await measure(lambda: [asyncio.create_task(raw.run("x")) for _ in range(in_flight)])
-    mur_b = await measure(
-        lambda: [asyncio.create_task(runtime.run(agent, "x")) for _ in range(in_flight)]
-    )
-    return {"raw_kib": raw_b / 1024, "murmur_kib": mur_b / 1024, "ratio": mur_b / raw_b}
-
-
-def startup(repeats: int) -> dict[str, float]:
-    def median_ms(code: str) -> float:
-        times = []
-        for _ in range(repeats):
-            out = subprocess.run(
-                [sys.executable, "-c", f"import time; t=time.perf_counter(); {code}; "
-                 "print(time.perf_counter()-t)"],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            times.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
-        return statistics.median(times)
-
-    def help_ms() -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "murmur.cli", "--help"],
-                           capture_output=True, check=True)  # fmt: skip
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
-
-    def bare_ms() -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
-
-    pyd = median_ms("import pydantic; from pydantic import BaseModel")
-    mur = median_ms("import murmur")
-    api = median_ms("from murmur import Agent, AgentRuntime, TaskSpec")
-    bare = bare_ms()
-    helped = help_ms()
+    raw_b, mur_b, ratios = [], [], []
+    for _ in range(reps):
+        r = await measure(lambda: [asyncio.create_task(raw.run("x")) for _ in range(in_flight)])
+        m = await measure(
+            lambda: [asyncio.create_task(runtime.run(agent, "x")) for _ in range(in_flight)]
+        )
+        raw_b.append(r)
+        mur_b.append(m)
+        ratios.append(m / r)
     return {
-        "import_pydantic_ms": pyd,
-        "import_murmur_ms": mur,
-        "from_murmur_import_api_ms": api,
-        "api_import_ratio_vs_pydantic": api / pyd,
-        "bare_interpreter_ms": bare,
-        "murmur_help_ms": helped,
-        "help_minus_interpreter_ms": helped - bare,
+        "raw_kib": statistics.median(raw_b) / 1024,
+        "murmur_kib": statistics.median(mur_b) / 1024,
+        "ratio": spread(ratios),
     }
 
 
-async def main() -> None:
+def startup(repeats: int) -> dict[str, Any]:
+    def times(argv: list[str]) -> list[float]:
+        found = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=True)
+            found.append((time.perf_counter() - started) * 1000)
+        return found
+
+    bare = times([sys.executable, "-c", "pass"])
+    pyd = times([sys.executable, "-c", "import pydantic; from pydantic import BaseModel"])
+    api = times([sys.executable, "-c", "from murmur import Agent, AgentRuntime, TaskSpec"])
+    helped = times([sys.executable, "-m", "murmur.cli", "--help"])
+    return {
+        "bare_interpreter_ms": spread(bare),
+        "import_pydantic_ms": spread(pyd),
+        "from_murmur_import_api_ms": spread(api),
+        "api_import_ratio_vs_pydantic": statistics.median(api) / statistics.median(pyd),
+        "murmur_help_ms": spread(helped),
+        "help_minus_interpreter_ms": statistics.median(helped) - statistics.median(bare),
+    }
+
+
+_CATEGORIES = (
+    ("murmur/events", "events"),
+    ("murmur/core/ids", "ids"),
+    ("uuid", "ids"),
+    ("murmur/middleware", "middleware"),
+    ("murmur/plugins", "plugin host"),
+    ("pluggy", "plugin host"),
+    ("structlog", "logging"),
+    ("logging", "logging"),
+    ("murmur/backends", "backend (murmur's side)"),
+    ("murmur/", "runtime and context"),
+    ("pydantic_ai", "pydantic-ai"),
+    ("pydantic_graph", "pydantic-ai"),
+    ("pydantic", "pydantic (validation)"),
+    ("asyncio", "asyncio"),
+    ("anyio", "asyncio"),
+)
+
+
+def _category(filename: str) -> str:
+    for needle, name in _CATEGORIES:
+        if needle in filename:
+            return name
+    return "other"
+
+
+async def profile(runs: int) -> dict[str, Any]:
+    """Own time per category over `runs` murmur runs and the same number of raw runs."""
+    raw = PAAgent(MODEL)
+    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    agent = Agent(name="bench", model=MODEL)
+    await runtime.run(agent, "warm")
+    await raw.run("warm")
+
+    async def collect(fn: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(runs):
+            await fn()
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=io.StringIO())
+        by: dict[str, float] = {}
+        for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+            key = _category(filename)
+            by[key] = by.get(key, 0.0) + own / runs * 1e6
+        return by
+
+    raw_us = await collect(lambda: raw.run("x"))
+    murmur_us = await collect(lambda: runtime.run(agent, TaskSpec(input="x")))
+    return {
+        "raw_total_us": sum(raw_us.values()),
+        "murmur_total_us": sum(murmur_us.values()),
+        "murmur_us_by_category": dict(sorted(murmur_us.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def _print(name: str, values: dict[str, Any], indent: str = "  ") -> None:
+    print(f"{indent[:-2]}{name}")
+    for key, value in values.items():
+        if isinstance(value, dict) and {"median", "min", "max"} <= value.keys():
+            print(
+                f"{indent}{key:34s} {value['median']:10.3f}  "
+                f"(min {value['min']:.3f}, max {value['max']:.3f}, "
+                f"IQR {value['q1']:.3f}-{value['q3']:.3f})"
+            )
+        elif isinstance(value, dict):
+            _print(key, value, indent + "  ")
+        else:
+            print(f"{indent}{key:34s} {value:10.3f}")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100, help="runs per block")
+    parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=500)
     parser.add_argument("--startup-repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="one JSON document")
     args = parser.parse_args()
-    results = {
-        "per_run_overhead (target ratio <= 1.05)": await per_run_overhead(args.runs, args.blocks),
-        "gather_throughput (target ratio >= 0.95)": await gather_throughput(
-            args.tasks, 50, args.blocks
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        results = asyncio.run(measure(args))
+    if args.json:
+        print(json.dumps(results))
+        return
+    for name, values in results.items():
+        _print(name, values)
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every benchmark, in order."""
+    return {
+        "per_run_overhead (target cpu_ratio median <= 1.05)": await per_run_overhead(
+            args.runs, args.reps, NullEventEmitter()
         ),
-        "memory_per_in_flight_task (target ratio <= 1.1)": await memory_per_task(args.in_flight),
+        "per_run_overhead, default LogEventEmitter to /dev/null": await per_run_overhead(
+            args.runs, max(3, args.reps // 3), LogEventEmitter()
+        ),
+        "gather_throughput (target median >= 1.05)": await gather_throughput(
+            args.tasks, 50, max(3, args.reps // 2)
+        ),
+        "memory_per_in_flight_task (target ratio median <= 1.10)": await memory_per_task(
+            args.in_flight, max(3, args.reps // 3)
+        ),
+        "where a murmur run's time goes (cProfile, us per run)": await profile(args.runs * 3),
         "startup": startup(args.startup_repeats),
     }
-    for name, values in results.items():
-        print(name)
-        for key, value in values.items():
-            print(f"  {key:28s} {value:12.3f}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
