@@ -9,7 +9,7 @@ from murmur.hookspecs import hookimpl
 
 @hookimpl
 def murmur_event(event):
-    print(event.type)
+    print(event.event_type.value, event.agent_name)
 ```
 
 Every hook is documented, with its signature, in `docs/plugins.md`. A hook implementation
