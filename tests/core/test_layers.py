@@ -38,6 +38,7 @@ LAZY_ALLOWED = {
     # PydanticAI takes over a second to import: only a run that uses it pays for it.
     ("murmur.backends._async", "murmur.backends._pydantic_ai"),
     ("murmur.backends._tool_provider", "murmur.backends._pydantic_ai"),
+    ("murmur.processes._agent", "murmur.backends._pydantic_ai"),
 }
 """Kernel imports inside a function, each for a heavy third-party library behind it."""
 
