@@ -83,7 +83,8 @@ async def test_input_type_validation_never_calls_the_model(runtime: AgentRuntime
 
 async def test_failed_output_access_raises_the_typed_error(runtime: AgentRuntime) -> None:
     """Reading .output of a failed result raises its MurmurError; output_or_none is None."""
-    result = await runtime.run(Agent(name="x", model="nope:missing"), "hi")
+    # Built unchecked: Agent(...) itself rejects an unknown provider (test_model_strings.py).
+    result = await runtime.run(Agent.model_construct(name="x", model="nope:missing"), "hi")
     assert isinstance(result.error, SpawnError)
     assert result.error.code == "unknown_model"
     assert "nope:missing" in str(result.error)

@@ -15,14 +15,19 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from murmur.context_passer import ContextPasser, NullContextPasser
 from murmur.core.errors import SpecValidationError
+from murmur.core.providers import check_model_string
 from murmur.types import TrustLevel
 
 __all__ = ["Agent", "AgentTemplate"]
 
 OutputT = TypeVar("OutputT")
+
+UNKNOWN_MODEL = "unknown_model"
+"""The error code of a model string no PydanticAI provider answers to."""
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -55,6 +60,10 @@ def _check_model(value: Any, field_name: str) -> Any:
     if isinstance(value, str):
         if not value.strip():
             raise ValueError(f"{field_name} must be a non-empty model string such as 'test'")
+        reason = check_model_string(value)
+        if reason is not None:
+            # A typed pydantic error, so the SpecValidationError can carry code "unknown_model".
+            raise PydanticCustomError(UNKNOWN_MODEL, "{reason}", {"reason": reason})
         return value
     if _is_model_instance(value):
         return value
@@ -184,8 +193,10 @@ class Agent(BaseModel, Generic[OutputT]):
             return handler(data)
         except ValidationError as exc:
             name = data.get("name", "<unnamed>") if isinstance(data, dict) else "<unnamed>"
+            unknown = any(e["type"] == UNKNOWN_MODEL for e in exc.errors())
             raise SpecValidationError(
                 f"invalid agent {name!r}: {_describe(exc)}",
+                code=UNKNOWN_MODEL if unknown else None,
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from None
 

@@ -40,6 +40,7 @@ from murmur.core.errors import (
     ToolExecutionError,
     TrustViolationError,
 )
+from murmur.core.providers import check_model_string, missing_sdk
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.execution._context import ExecutionContext, current_context
 from murmur.execution._outcome import ExecutionOutcome
@@ -56,23 +57,44 @@ __all__ = [
 _CACHE_SIZE = 512
 
 
+def _models(agent: Agent) -> tuple[Any, ...]:
+    return (agent.model, *agent.fallback_models)
+
+
 def _resolve_model(agent: Agent) -> Model:
     """The agent's model with fallbacks and concurrency caps applied."""
+    for name in _models(agent):
+        missing = missing_sdk(name) if isinstance(name, str) else None
+        if missing is not None:
+            raise SpawnError(
+                f"agent {agent.name!r}: {missing.message(name)}",
+                code="provider_missing",
+                details={"model": name, "package": missing.package, "install": missing.install},
+            )
     try:
         primary = infer_model(agent.model) if isinstance(agent.model, str) else agent.model
         fallbacks = [infer_model(m) if isinstance(m, str) else m for m in agent.fallback_models]
     except UserError as exc:
+        reasons = [check_model_string(m) for m in _models(agent) if isinstance(m, str)]
+        reason = next((r for r in reasons if r is not None), None)
+        if reason is not None:  # the message Agent(...) gives, for an agent built unchecked
+            raise SpawnError(
+                f"agent {agent.name!r}: {reason}",
+                code="unknown_model",
+                details={"model": agent.model_name},
+            ) from None
+        # A known provider that cannot start, e.g. without its API key: say so as it does
+        # (a configuration error, not retried).
         raise SpawnError(
-            f"agent {agent.name!r}: {exc}. Use a PydanticAI model string such as "
-            "'openai:gpt-5.2', 'anthropic:claude-sonnet-4-6' or 'test', and install the "
-            "provider extra (pip install 'murmur-core[openai]')",
-            code="unknown_model",
+            f"agent {agent.name!r}: model {agent.model_name!r} cannot start: {exc}",
+            code="provider_config",
             details={"model": agent.model_name},
         ) from None
     except ImportError as exc:
         raise SpawnError(
             f"agent {agent.name!r}: the provider for {agent.model_name!r} is not installed: {exc}",
             code="provider_missing",
+            details={"model": agent.model_name},
         ) from None
     model: Model = FallbackModel(primary, *fallbacks) if fallbacks else primary
     if agent.max_concurrent_requests is not None:

@@ -25,15 +25,18 @@ def validate_command(paths: tuple[str, ...], import_paths: tuple[str, ...], quie
     """Validate YAML agent and group specs in PATHS (directories or files).
 
     Exits 0 when every spec is valid; otherwise prints one line per bad file
-    (`file: what is wrong`) and exits 1.
+    (`file: what is wrong`) and exits 1. An agent whose model's SDK is not installed here
+    is valid (a worker elsewhere may run it), and gets a warning naming what to install.
     """
     from murmur.core.errors import MurmurError
+    from murmur.core.providers import missing_sdk
     from murmur.registry import spec_files, validate_specs
 
     for extra in (*reversed(import_paths), os.getcwd()):
         if extra not in sys.path:
             sys.path.insert(0, extra)
     problems: list[str] = []
+    warnings: list[str] = []
     agents = groups = files = 0
     for path in paths:
         try:
@@ -45,8 +48,16 @@ def validate_command(paths: tuple[str, ...], import_paths: tuple[str, ...], quie
         agents += len(registry.agents)
         groups += len(registry.groups)
         problems.extend(str(p) for p in found)
+        for name, agent in registry.agents.items():
+            for model in (agent.model, *agent.fallback_models):
+                missing = missing_sdk(model) if isinstance(model, str) else None
+                if missing is not None:
+                    source = registry.sources.get(name, path)
+                    warnings.append(f"{source}: warning: agent {name!r}: {missing.message(model)}")
     for line in problems:
         click.echo(line)
+    for line in warnings:
+        click.echo(line, err=True)
     if files == 0:
         click.echo(f"no .yaml/.yml spec files found in {', '.join(paths)}", err=True)
         sys.exit(1)
