@@ -29,6 +29,7 @@ Streamer = Callable[[dict[str, Any]], AsyncIterator[Any]]
 
 _LINE_LIMIT = 1 << 20
 _MAX_SOCKET_PATH = 107
+_CLOSE_GRACE_S = 1.0
 
 
 class ControlServer:
@@ -105,6 +106,8 @@ class ControlServer:
                 await _write(writer, {"ok": True, "result": result})
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client hung up
+        except asyncio.CancelledError:
+            pass  # the run is closing: `close` ends the connections still open
         finally:
             if task is not None:
                 self._connections.discard(task)
@@ -116,6 +119,8 @@ class ControlServer:
         """Stop listening, end open connections and remove the socket file."""
         if self._server is not None:
             self._server.close()
+        if self._connections:  # tails end with the run: let them write their last events
+            await asyncio.wait(list(self._connections), timeout=_CLOSE_GRACE_S)
         for task in list(self._connections):
             task.cancel()
         if self._connections:

@@ -214,9 +214,9 @@ async def _run_root(pf: ProcessFunction[Any, Any], args: Any, kwargs: Any) -> An
             await server.start()
         return await _run_to_end(root, pf.function, args, kwargs)
     finally:
+        await live.close()  # delivers the last events, then ends the tails
         if server is not None:
             await server.close()
-        await live.close()
         _write_meta(directory, root, started, ended=time.time())
         if owned:
             await runtime.aclose()
