@@ -15,7 +15,7 @@ def murmur_event(event):
 Every hook is documented, with its signature, in `docs/plugins.md`. A hook implementation
 may accept any subset of a hook's arguments, by name.
 
-The five `murmur_resolve_*` hooks are `firstresult`: the first implementation that returns
+The six `murmur_resolve_*` hooks are `firstresult`: the first implementation that returns
 something other than `None` wins. The kernel's own plugin implements each of them last, by
 looking the name up in the matching entry-point group, so a plugin hook runs first and may
 handle names dynamically (aliases, wrappers) or return `None` to pass.
@@ -62,6 +62,11 @@ def murmur_resolve_context_passer(name: str) -> object | None:
 @hookspec(firstresult=True)
 def murmur_resolve_tool_provider(spec: object) -> object | None:
     """Return a tool provider for a name or a mapping with a `"kind"` key, or None to pass."""
+
+
+@hookspec(firstresult=True)
+def murmur_resolve_machine(kind: str, options: dict[str, Any]) -> object | None:
+    """Return a machine (where an agent's commands run) of a kind such as `"local"`, or None."""
 
 
 @hookspec

@@ -50,6 +50,7 @@ GROUPS = (
     "murmur.emitters",
     "murmur.context_passers",
     "murmur.tool_providers",
+    "murmur.machines",
     "murmur.commands",
     "murmur.plugins",
 )

@@ -7,6 +7,7 @@
 | `murmur_resolve_emitter` | `murmur.emitters` | name | `factory(**options)` |
 | `murmur_resolve_context_passer` | `murmur.context_passers` | name | `factory()` |
 | `murmur_resolve_tool_provider` | `murmur.tool_providers` | spec or its kind | `factory(spec)` |
+| `murmur_resolve_machine` | `murmur.machines` | kind | `factory(**options)` |
 
 Each implementation is `trylast`, so a third-party plugin's hook answers first. Only the
 selected entry point is imported, by a stevedore `DriverManager`. An unknown name returns
@@ -77,6 +78,12 @@ class CorePlugin:
         kind = tool_provider_kind(spec)
         factory = None if kind is None else self._factory("murmur.tool_providers", kind)
         return None if factory is None else factory(spec)
+
+    @hookimpl(trylast=True)
+    def murmur_resolve_machine(self, kind: str, options: dict[str, Any]) -> object | None:
+        """Call the `murmur.machines` factory of that kind."""
+        factory = self._factory("murmur.machines", kind)
+        return None if factory is None else factory(**options)
 
     def _factory(self, group: str, name: str) -> Callable[..., Any] | None:
         """Load the selected entry point's target once per plugin; None when unknown."""

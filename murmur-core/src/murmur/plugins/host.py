@@ -253,6 +253,19 @@ class PluginHost:
             lambda: self._pm.hook.murmur_resolve_tool_provider(spec=spec),
         )
 
+    def resolve_machine(self, kind: str, **options: Any) -> Any:
+        """A machine of `kind` (`"local"` is built in), built with `options`.
+
+        Raises:
+            RegistryError: As for `resolve_backend`.
+        """
+        return self._resolve(
+            "murmur.machines",
+            kind,
+            f'machine of kind "{kind}"',
+            lambda: self._pm.hook.murmur_resolve_machine(kind=kind, options=options),
+        )
+
     def _resolve(self, group: str, name: str, what: str, call: Callable[[], object]) -> Any:
         try:
             result = call()

@@ -63,6 +63,8 @@ class LocalMachine(Machine):
     """Commands run as local subprocesses (`/bin/sh -c`) in `workdir`, for HIGH trust only.
 
     Args:
+        image: must be None: the local machine runs on this host (a container machine
+            plugin runs images).
         workdir: the working directory (default: a new temporary directory, removed at close).
         timeout_s: default seconds a command may run before it is killed.
         max_output: bytes of stdout and of stderr kept; the rest is cut (`truncated`).
@@ -75,10 +77,17 @@ class LocalMachine(Machine):
         self,
         workdir: str | os.PathLike[str] | None = None,
         *,
+        image: str | None = None,
         timeout_s: float = 60.0,
         max_output: int = 64_000,
         env: dict[str, str] | None = None,
     ) -> None:
+        if image is not None:
+            raise SpawnError(
+                f"the local machine runs on this host and takes no image (got {image!r}); "
+                "install a container machine plugin to run images",
+                code="unsupported",
+            )
         self._owned = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp("-murmur"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -140,27 +149,29 @@ class LocalMachine(Machine):
 async def machine(image: str | None = None, *, kind: str = "local", **options: Any) -> Machine:
     """Create a machine owned by the current process (closed when the process ends).
 
+    Machines are a plugin category: `kind` is looked up through the runtime's plugin host
+    (the `murmur_resolve_machine` hook, then the `murmur.machines` entry points).
+
     Args:
-        image: what the machine runs; the local machine runs on this host and takes none.
+        image: what the machine runs (the local machine runs on this host and takes none).
         kind: the machine kind (`"local"` is built in).
-        **options: passed to the machine (`workdir=`, `timeout_s=`, `max_output=`, `env=`).
+        **options: passed to the machine (local: `workdir=`, `timeout_s=`, `max_output=`,
+            `env=`).
 
     Raises:
-        SpawnError: an image for the local machine, or an unknown kind.
+        RegistryError: no plugin provides the kind.
+        SpawnError: an image for the local machine (code `"unsupported"`), or what the
+            plugin returned is not a `Machine` (code `"invalid_machine"`).
     """
     process = current_process()
-    if kind != "local":
-        raise SpawnError(
-            f"no machine of kind {kind!r}: murmur has the 'local' machine built in; a container "
-            "or sandbox machine comes from a plugin",
-            code="unknown_machine",
-        )
     if image is not None:
+        options["image"] = image
+    created = process.runtime.plugins.resolve_machine(kind, **options)
+    if not isinstance(created, Machine):
         raise SpawnError(
-            f"the local machine runs on this host and takes no image (got {image!r}); install a "
-            "container machine plugin to run images",
-            code="unsupported",
+            f"the machine plugin for {kind!r} returned a {type(created).__name__}, not a "
+            "murmur.processes.Machine",
+            code="invalid_machine",
         )
-    created = LocalMachine(**options)
     process.machines.append(created)
     return created
