@@ -169,7 +169,9 @@ def test_murmur_core_lists_itself_with_its_builtin_concretes() -> None:
         "context_passers:null",
         "context_passers:full",
         "tool_providers:python",
+        "machines:local",
         "commands:run",
+        "commands:ps",
         "commands:plugins",
         "plugins:core",
     } <= set(core["provides"])
@@ -179,6 +181,7 @@ def test_murmur_core_lists_itself_with_its_builtin_concretes() -> None:
         "murmur_resolve_emitter",
         "murmur_resolve_context_passer",
         "murmur_resolve_tool_provider",
+        "murmur_resolve_machine",
     } == set(core["hooks"])
     assert (core["status"], core["error"]) == ("ok", None)
 
