@@ -303,3 +303,12 @@ def test_murmur_status_goes_on_live_when_a_restarted_server_lost_its_place() -> 
     assert "no stored event" in err
     assert "continuing live" in err
     assert "Traceback" not in err, err
+
+
+def test_status_type_filter_offers_every_event_type() -> None:
+    """`murmur status --type` accepts every EventType (process events included)."""
+    from murmur_server.commands import _EVENT_TYPES
+
+    from murmur.events import EventType
+
+    assert set(_EVENT_TYPES) == {t.value for t in EventType}

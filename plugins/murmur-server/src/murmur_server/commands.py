@@ -30,6 +30,13 @@ _EVENT_TYPES = [
     "worker_heartbeat",
     "task_rejected",
     "task_reclaimed",
+    "process_started",
+    "process_done",
+    "process_failed",
+    "process_cancelled",
+    "process_emitted",
+    "endpoint_called",
+    "endpoint_returned",
 ]
 
 
