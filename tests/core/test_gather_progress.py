@@ -18,6 +18,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from murmur import Agent, AgentRuntime, GatherProgress
 from murmur.core.errors import SpawnError
 from murmur.events import NullEventEmitter
+from murmur.execution._progress import observe_gathers
 
 from ._models import last_prompt
 
@@ -160,6 +161,40 @@ async def test_a_durable_batch_streams_and_resumes() -> None:
 
     assert [r.output for r in resumed] == ["slept 0", "slept 0"]
     assert [p.done for p in seen] == [1, 2]
+
+
+class Recorder:
+    """A GatherObserver that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def started(self, key: object, agent_name: str, total: int) -> None:
+        self.calls.append(("started", (agent_name, total)))
+
+    def progressed(self, key: object, progress: GatherProgress[object]) -> None:
+        self.calls.append(("progressed", progress.done))
+
+    def finished(self, key: object) -> None:
+        self.calls.append(("finished", None))
+
+
+async def test_an_observer_sees_each_top_level_gather_from_start_to_end(
+    runtime: AgentRuntime,
+) -> None:
+    """What `murmur run`'s bar is fed: start with the total, each task, the end; an empty
+    gather shows nothing."""
+    recorder = Recorder()
+    with observe_gathers(recorder):
+        await runtime.gather(sleeper, ["0", "0"])
+        await runtime.gather(sleeper, [])
+
+    assert recorder.calls == [
+        ("started", ("sleeper", 2)),
+        ("progressed", 1),
+        ("progressed", 2),
+        ("finished", None),
+    ]
 
 
 # -- murmur run's bar --------------------------------------------------------------------

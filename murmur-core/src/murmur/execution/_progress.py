@@ -69,8 +69,9 @@ class ProgressTracker:
         self.done = 0
         self.failed = 0
         self._callback = callback
-        top_level = current_context() is None
-        self._observer = _observer.get() if top_level else None
+        # An empty gather has nothing to show; one inside a run is part of that run.
+        shown = total > 0 and current_context() is None
+        self._observer = _observer.get() if shown else None
         if self._observer is not None:
             self._observer.started(self, agent_name, total)
 
