@@ -111,7 +111,7 @@ class FakeMachine(Machine):
 class FakeMachines:
     @hookimpl
     def murmur_resolve_machine(self, kind: str, options: dict[str, object]) -> object | None:
-        return FakeMachine(**options) if kind == "fake" else None  # type: ignore[arg-type]
+        return FakeMachine(image=str(options["image"])) if kind == "fake" else None
 
 
 async def test_a_plugin_provides_a_machine_kind_through_the_hook() -> None:
