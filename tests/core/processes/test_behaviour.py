@@ -594,3 +594,21 @@ async def test_the_registered_agent_of_a_name_backs_a_handle() -> None:
 
     with use_runtime(runtime):
         assert await proc() == "registered"
+
+
+async def test_two_roots_on_one_runtime_keep_their_own_logs(murmur_home) -> None:
+    """Concurrent root processes sharing a runtime each log only their own events."""
+
+    @agent_process
+    async def proc(word: str) -> str:
+        helper = await agent("helper", model=calling(lambda p, i: None, reply=word))
+        emit("word", word)
+        return await helper.send(word)
+
+    with use_runtime(AgentRuntime()):
+        assert await asyncio.gather(proc("a"), proc("b")) == ["a", "b"]
+    for run_dir in (murmur_home / "logs").iterdir():
+        lines = [json.loads(x) for x in (run_dir / "runtime.jsonl").read_text().splitlines()]
+        words = [x["payload"]["data"] for x in lines if x["event_type"] == "process_emitted"]
+        assert len(words) == 1
+        assert sum(x["event_type"] == "agent_completed" for x in lines) == 1

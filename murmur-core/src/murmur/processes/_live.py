@@ -73,6 +73,7 @@ class Live:
         self._outbox: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
         self._drainer: asyncio.Task[None] | None = None
         self._watched: dict[str, EventSink] = {}
+        self._traces: set[str] = set()
         self._files: dict[str, IO[str]] = {}
         self._recent: deque[RuntimeEvent] = deque(maxlen=_RECENT)
         self._tails: set[asyncio.Queue[RuntimeEvent | None]] = set()
@@ -99,8 +100,13 @@ class Live:
             finally:
                 self._outbox.task_done()
 
+    def adopt(self, trace_id: str) -> None:
+        """Count the run (or process) `trace_id` and the runs under it as this execution's."""
+        self._traces.add(trace_id)
+
     def watch(self, trace_id: str, sink: EventSink) -> None:
         """Send the events of the run `trace_id` to `sink` too."""
+        self._traces.add(trace_id)
         self._watched[trace_id] = sink
 
     def unwatch(self, trace_id: str) -> None:
@@ -108,9 +114,17 @@ class Live:
         self._watched.pop(trace_id, None)
 
     def observe(self, event: RuntimeEvent) -> None:
-        """Take one event the runtime emitted (called by the runtime's router)."""
+        """Take one event the runtime emitted (called by the runtime's router).
+
+        Only this execution's events: its processes, their agents' runs and the runs those
+        spawn (another root may share the runtime).
+        """
         if self.closed:
             return
+        if event.trace_id not in self._traces:
+            if event.parent_trace_id not in self._traces or event.trace_id is None:
+                return
+            self._traces.add(event.trace_id)
         self._recent.append(event)
         self._write("runtime.jsonl", event)
         sink = self._watched.get(event.trace_id or "")

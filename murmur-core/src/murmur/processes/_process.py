@@ -122,6 +122,7 @@ class Process:
         self.id = id or new_id()
         self.name = name
         self.live = live
+        live.adopt(self.id)
         self.parent = parent
         self.timeout = timeout
         self.children: list[Process] = []
