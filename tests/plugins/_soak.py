@@ -2,7 +2,7 @@
 
 Subclass `FleetSoakScenarios`, provide `broker_url`, and optionally override
 `broker_probe` with broker-side counts that must come back to where they were (connected
-clients, queue lengths). The size is `MURMUR_SOAK_RUNS` (default 3,000, five rounds: well
+clients, queue lengths). The size is `MURMUR_SOAK_RUNS` (default 2,000, three rounds: well
 under a minute per broker in CI); `benchmarks/soak.py` runs the same workload at 10,000.
 """
 
@@ -22,7 +22,7 @@ from murmur.testing.fleet_processes import (
 )
 from murmur.testing.soak import Probe, soak
 
-SOAK_RUNS = int(os.environ.get("MURMUR_SOAK_RUNS", "3000"))
+SOAK_RUNS = int(os.environ.get("MURMUR_SOAK_RUNS", "2000"))
 
 
 class FleetSoakScenarios(ProcessFleetFixtures):

@@ -46,7 +46,7 @@ class TestRocksDBEventStore(EventStoreContract):
 
 
 class TestRocksDBStoreExit(StoreExitContract):
-    """50 programs per exit path (one directory each: RocksDB takes one process) never
+    """REPETITIONS programs per exit path (one directory each: RocksDB takes one process) never
     close their runtime."""
 
     preload = ("rocksdict",)
