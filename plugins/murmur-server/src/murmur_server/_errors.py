@@ -68,6 +68,7 @@ _CLIENT = {
     "malformed": 422,
     "not_json": 422,
     "not_serializable": 422,
+    "unknown_model": 422,
     # 429: too much at once; retry later
     "too_many_runs": 429,
     "too_many_auth_failures": 429,
@@ -80,6 +81,7 @@ _SERVER = {
     "load_failed": 500,
     "no_store": 500,
     "provider_missing": 500,
+    "provider_config": 500,
     "invalid_url": 500,
     "token_required": 500,
     "token_invalid": 500,
