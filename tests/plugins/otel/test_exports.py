@@ -20,11 +20,13 @@ from murmur.plugins import PluginHost, PluginIndex
 EXPORTED = {
     "SEMCONV_GENAI_COMMIT",
     "SEMCONV_GENAI_REPOSITORY",
+    "MurmurRunSpans",
     "OTelContextMiddleware",
     "OTelEmitter",
     "OTelMetricsEmitter",
     "OTelTraceEmitter",
     "configure_from_env",
+    "instrument_pydantic_ai",
     "pydantic_ai_instrumented",
     "traceparent_of",
 }

@@ -334,3 +334,46 @@ async def test_pydantic_ai_spans_nest_under_the_run_and_tokens_count_once(
     usage = telemetry.points(sc.TOKEN_USAGE)
     assert sum(p.sum for p in usage) == result.metadata.input_tokens + result.metadata.output_tokens
     assert {p.attributes.get(sc.OPERATION_NAME) for p in usage} == {"chat"}
+
+
+async def test_instrument_pydantic_ai_leaves_one_agent_run_span_and_one_tool_span(
+    telemetry: Telemetry,
+) -> None:
+    """PydanticAI instrumented for every agent through `instrument_pydantic_ai`: inside a murmur
+    run there is one `invoke_agent` span (murmur's) and one `execute_tool` span per call
+    (murmur's), PydanticAI's `chat` spans are its children, tokens count once; a plain
+    PydanticAI run outside murmur keeps PydanticAI's own agent-run span."""
+    from murmur_otel import OTelContextMiddleware, instrument_pydantic_ai
+    from pydantic_ai import Agent as PAAgent
+
+    instrument_pydantic_ai(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    try:
+        runtime = AgentRuntime(
+            event_emitter=telemetry.emitter, middleware=[OTelContextMiddleware()]
+        )
+        runtime.tools.register("lookup", lambda city: f"sunny in {city}")
+        agent = Agent(
+            name="nested", model=calls_then_answers("lookup", {"city": "Oslo"}), tools=("lookup",)
+        )
+        result = await runtime.run(agent, "Oslo?")
+        assert result.is_ok(), result.error
+        spans = telemetry.finished()
+        [run_span] = [s for s in spans if s.name.startswith("invoke_agent")]
+        [tool_span] = [s for s in spans if s.name.startswith("execute_tool")]
+        assert (_scope(run_span), _scope(tool_span)) == ("murmur", "murmur")
+        chats = [s for s in spans if s.name.startswith("chat")]
+        assert len(chats) == 2
+        assert {_parent(s) for s in chats} == {run_span.context.span_id}
+        assert {s.context.trace_id for s in spans} == {run_span.context.trace_id}
+        usage = telemetry.points(sc.TOKEN_USAGE)
+        assert sum(p.sum for p in usage) == (
+            result.metadata.input_tokens + result.metadata.output_tokens
+        )
+
+        await PAAgent(answers("plain"), name="plain").run("hi")
+        plain = [s for s in telemetry.finished() if s.name == "invoke_agent plain"]
+        assert [_scope(s) for s in plain] == ["pydantic-ai"]
+    finally:
+        PAAgent.instrument_all(False)

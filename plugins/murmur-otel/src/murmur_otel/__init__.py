@@ -19,17 +19,20 @@ from murmur_otel._configure import configure_from_env
 from murmur_otel._context import OTelContextMiddleware
 from murmur_otel._emitter import OTelEmitter
 from murmur_otel._metrics import OTelMetricsEmitter, pydantic_ai_instrumented
+from murmur_otel._pydantic_ai import MurmurRunSpans, instrument_pydantic_ai
 from murmur_otel._semconv import SEMCONV_GENAI_COMMIT, SEMCONV_GENAI_REPOSITORY
 from murmur_otel._traces import OTelTraceEmitter, traceparent_of
 
 __all__ = [
     "SEMCONV_GENAI_COMMIT",
     "SEMCONV_GENAI_REPOSITORY",
+    "MurmurRunSpans",
     "OTelContextMiddleware",
     "OTelEmitter",
     "OTelMetricsEmitter",
     "OTelTraceEmitter",
     "configure_from_env",
+    "instrument_pydantic_ai",
     "pydantic_ai_instrumented",
     "traceparent_of",
 ]

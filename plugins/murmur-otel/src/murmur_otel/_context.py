@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import context, trace
 
 from murmur_otel._origin import Origin
+from murmur_otel._pydantic_ai import in_murmur_run
 from murmur_otel._spans import SPANS
 
 if TYPE_CHECKING:
@@ -25,15 +26,14 @@ __all__ = ["OTelContextMiddleware"]
 class OTelContextMiddleware:
     """Makes each run's `invoke_agent` span current while the run executes.
 
-    With it, PydanticAI's own spans nest under murmur's: give the agent an instrumented model
-    (`InstrumentedModel(model)`, which records `chat {model}` spans and token usage per
-    request) rather than turning on PydanticAI's agent-level instrumentation, which would
-    add a second agent-run span. Needs a trace emitter on the runtime.
+    With it, PydanticAI's own spans nest under murmur's. Turn PydanticAI's instrumentation on
+    with `instrument_pydantic_ai()`, whose tracer provider leaves the agent-run and tool spans
+    of a murmur run to murmur (no duplicates). Needs a trace emitter on the runtime.
 
     Example:
         ```python
         runtime = AgentRuntime(event_emitter="otel", middleware=[OTelContextMiddleware()])
-        agent = Agent(name="researcher", model=InstrumentedModel(infer_model("openai:gpt-5.2")))
+        instrument_pydantic_ai()
         ```
     """
 
@@ -44,6 +44,7 @@ class OTelContextMiddleware:
             return await call_next(ctx)
         token = context.attach(trace.set_span_in_context(span))
         try:
-            return await call_next(ctx)
+            with in_murmur_run():
+                return await call_next(ctx)
         finally:
             context.detach(token)
