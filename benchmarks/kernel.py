@@ -109,7 +109,7 @@ async def per_run_overhead(runs: int, reps: int, emitter: Any) -> dict[str, Any]
     async def murmur_block() -> None:
         for _ in range(runs):
             result = await runtime.run(agent, TaskSpec(input="x"))
-            if not result.ok:
+            if not result.is_ok():
                 raise SystemExit(f"NOT A RESULT: a run failed: {result.error}")
 
     async def raw_block() -> None:
@@ -131,7 +131,7 @@ async def gather_throughput(tasks: int, concurrency: int, reps: int) -> dict[str
         results = await runtime.gather(
             agent, [TaskSpec(input="x") for _ in range(tasks)], max_concurrency=concurrency
         )
-        failed = sum(not result.ok for result in results)
+        failed = sum(not result.is_ok() for result in results)
         if failed:
             raise SystemExit(f"NOT A RESULT: {failed} runs of a gather failed")
 
@@ -275,7 +275,8 @@ async def profile(runs: int) -> dict[str, Any]:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=io.StringIO())
         by: dict[str, float] = {}
-        for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        entries: dict[tuple[str, int, str], tuple[Any, ...]] = vars(stats)["stats"]
+        for (filename, _, _), (_, _, own, _, _) in entries.items():
             key = _category(filename)
             by[key] = by.get(key, 0.0) + own / runs * 1e6
         return by
