@@ -1,7 +1,8 @@
 """A real `murmur serve` (SQLite store, FunctionModel agents) and Debian's Chromium.
 
 The server runs as a subprocess on a loopback port with a bearer token; the fixtures seed it
-with real runs over the HTTP API: a tool call, a failing run, a spawn tree and a group.
+with real runs over the HTTP API (a tool call, a failing run, a spawn tree and a group) and
+with a program of agent processes run on its store (`_dash_process.py`).
 A missing browser or unbuilt dashboard skips with what to do (fails under CI).
 """
 
@@ -52,6 +53,8 @@ class Served:
     process: subprocess.Popen[bytes]
     log: Path
     runs: dict[str, str] = field(default_factory=dict)
+    execution_id: str = ""
+    """The root process of the `_dash_process.py` program run on the store (its trace id)."""
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -136,8 +139,11 @@ def dashboard_built() -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, dashboard_built: None) -> Iterator[Served]:
-    """A seeded server: a tool run, a failing run, a spawn tree and a group run."""
-    live = start_server(tmp_path_factory.mktemp("serve"))
+    """A seeded server: a tool run, a failing run, a spawn tree, a group run and a program of
+    agent processes (a root, a child process, an agent run in it) on the same store."""
+    tmp = tmp_path_factory.mktemp("serve")
+    live = start_server(tmp)
+    program = run_process_program(tmp)
     try:
         live.runs["researcher"] = live.start("researcher", "nats")
         live.runs["broken"] = live.start("broken", "anything")
@@ -148,9 +154,31 @@ def served(tmp_path_factory: pytest.TempPathFactory, dashboard_built: None) -> I
             live.runs["pipeline"] = str(response.json()["run_id"])
         for run_id in live.runs.values():
             live.wait(run_id)
+        live.execution_id = process_program_result(program)
         yield live
     finally:
+        program.kill()
         stop_server(live)
+
+
+def run_process_program(tmp: Path) -> subprocess.Popen[str]:
+    """Start `_dash_process.py` on the store of a server started on `tmp`."""
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "_dash_process.py"), f"sqlite:///{tmp / 'runs.db'}"],
+        env={**os.environ, "MURMUR_HOME": str(tmp / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def process_program_result(program: subprocess.Popen[str]) -> str:
+    """The execution id the program printed, once it has checked its result."""
+    out, err = program.communicate(timeout=60)
+    lines = out.split("\n")
+    assert program.returncode == 0, err[-2000:]
+    assert lines[0] == "summary: all fine"
+    return lines[1]
 
 
 @pytest.fixture(scope="module")

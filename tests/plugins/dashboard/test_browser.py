@@ -251,6 +251,64 @@ def test_the_inspector_shows_a_group_graph_and_a_failure_with_its_code(
     assert offsite == []
 
 
+def test_the_inspector_shows_a_process_tree_with_its_agent_runs(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """A root process, its child process and the agent run inside it, each with its status;
+    the child's emitted event and endpoint call in the timeline, its result as the output."""
+    execution_id = served.execution_id
+    tree = served.get(f"/runs/{execution_id}/tree")
+    [child] = tree["children"]
+    [turn] = child["children"]
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + f"#/runs/{execution_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("process run")
+    rows = page.get_by_test_id("tree")
+    for name, kind in (("supervise", "process"), ("summarise", "process"), ("summariser", "agent")):
+        row = rows.locator(f'tr[data-name="{name}"]')
+        expect(row).to_have_attribute("data-kind", kind)
+        expect(row).to_contain_text("completed")
+    expect(rows.locator('tr[data-name="summariser"]')).to_contain_text("120")
+    expect(rows.locator('tr[data-name="summarise"] td').first).to_contain_text("└")
+    expect(page.get_by_test_id("run-nodes")).to_contain_text("3")
+    expect(page.get_by_test_id("run-tokens")).to_contain_text("120")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline.locator("li.process_emitted")).to_contain_text('ready: {"topic":"brokers"}')
+    expect(timeline.locator("li.endpoint_called")).to_contain_text("status({})")
+    expect(timeline.locator("li.endpoint_returned")).to_contain_text('"summarising brokers"')
+    expect(timeline.locator("li.process_done")).to_have_count(2)
+    expect(page.get_by_test_id("output")).to_contain_text('"summary: all fine"')
+
+    rows.locator('tr[data-name="summariser"]').click()
+    detail = page.get_by_test_id("node-detail")
+    expect(detail).to_contain_text(turn["trace_id"])
+    expect(page.get_by_test_id("output")).to_contain_text('"summary: all fine"')
+    rows.locator('tr[data-name="summarise"]').click()
+    expect(detail).to_contain_text(child["trace_id"])
+    expect(detail).to_contain_text("1 event")
+    expect(page.get_by_test_id("output")).to_contain_text('"summary: all fine"')
+    screenshot(page, "processes")
+    assert offsite == []
+
+
+def test_an_agent_run_in_the_run_list_leads_to_its_process(
+    browser: Any, served: Served, offsite: list[str]
+) -> None:
+    """Runs: the agent run names its process; its link opens the process, whose parent link
+    opens the root."""
+    execution_id = served.execution_id
+    page = open_page(browser, served, offsite)
+    page.goto(served.url + URL + "#/runs")
+    row = page.get_by_test_id("runs").locator('tr[data-agent="summariser"]')
+    expect(row).to_contain_text("completed")
+    row.get_by_test_id("in-process").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("of summarise")
+    page.get_by_test_id("parent-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("of supervise")
+    expect(page).to_have_url(f"{served.url}{URL}#/runs/{execution_id}")
+    assert offsite == []
+
+
 def test_costs_show_tokens_and_usd_by_model_and_agent(
     browser: Any, served: Served, offsite: list[str]
 ) -> None:

@@ -149,3 +149,13 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
     }
     for name in murmur_dashboard.__all__:
         assert getattr(murmur_dashboard, name) is not None
+
+
+def test_the_live_filter_offers_every_event_type() -> None:
+    """The Live page's type filter lists exactly the API's EventTypes (process ones too)."""
+    from murmur import EventType
+
+    source = (FRONTEND / "src" / "logic.ts").read_text()
+    listed = source.split("export const EVENT_TYPES = [", 1)[1].split("];", 1)[0]
+    offered = [item.strip().strip('",') for item in listed.split("\n") if item.strip()]
+    assert [t.value for t in EventType] == offered

@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest";
-import { bars, buildTree, errorRate, fmtUsd, groupDag, nodeMetrics, periodStart, throughput, workerState } from "./logic";
+import { bars, buildTree, describe, errorRate, fmtUsd, groupDag, nodeMetrics, periodStart, throughput, workerState } from "./logic";
 import type { RunInfo, RuntimeEvent } from "./types";
 
 let n = 0;
@@ -77,6 +77,59 @@ group("buildTree", () => {
     const tree = buildTree(null, cyc, "p");
     expect(tree.children.map((c) => c.traceId)).toEqual(["q"]);
     expect(tree.children[0].children).toEqual([]);
+  });
+});
+
+group("agent processes", () => {
+  const events = [
+    event("process_started", "root", { agent_name: "supervise", timestamp: 10 }),
+    event("process_started", "child", { agent_name: "summarise", parent_trace_id: "root", timestamp: 11 }),
+    event("process_emitted", "child", { parent_trace_id: "root", payload: { type: "asked", data: { topic: "x" } } }),
+    event("endpoint_called", "child", { parent_trace_id: "root", payload: { endpoint: "status", args: {} } }),
+    event("endpoint_returned", "child", {
+      parent_trace_id: "root",
+      payload: { endpoint: "status", ok: true, result: "busy", duration_ms: 0.5 },
+    }),
+    event("agent_spawned", "turn", { agent_name: "summariser", parent_trace_id: "child", timestamp: 12 }),
+    event("agent_completed", "turn", {
+      parent_trace_id: "child",
+      timestamp: 13,
+      payload: { input_tokens: 100, output_tokens: 20, duration_ms: 70 },
+    }),
+    event("process_done", "child", { parent_trace_id: "root", timestamp: 13.5, payload: { result: "fine" } }),
+    event("process_failed", "root", { timestamp: 14, payload: { code: "process_failed", error: "gave up" } }),
+  ];
+
+  it("nests child processes and their agent runs, with each node's kind, status and figures", () => {
+    const tree = buildTree(null, events, "root");
+    const [child] = tree.children;
+    const [turn] = child.children;
+    expect([tree.name, tree.metrics.kind, tree.status, tree.metrics.errorCode]).toEqual([
+      "supervise",
+      "process",
+      "failed",
+      "process_failed",
+    ]);
+    expect([child.name, child.metrics.kind, child.status, child.metrics.result]).toEqual([
+      "summarise",
+      "process",
+      "completed",
+      "fine",
+    ]);
+    expect([child.metrics.emitted, child.metrics.endpointCalls, child.metrics.durationMs]).toEqual([1, 1, 2500]);
+    expect([child.metrics.attempts, tree.metrics.durationMs]).toEqual([0, 4000]);
+    expect([turn.name, turn.metrics.kind, turn.status, turn.totalTokens]).toEqual(["summariser", "agent", "completed", 120]);
+    expect(tree.totalTokens).toBe(120);
+  });
+
+  it("says what process events carry in the timeline", () => {
+    expect(events.map(describe).slice(1, 5)).toEqual([
+      "child of root",
+      'asked: {"topic":"x"}',
+      "status({})",
+      'status → "busy" in 0.5 ms',
+    ]);
+    expect(describe(events[8])).toBe("process_failed: gave up");
   });
 });
 

@@ -135,7 +135,11 @@ export function errorRate(tool: ToolStat): number | null {
 
 // -- run inspector -----------------------------------------------------------------------------
 
+export type NodeKind = "agent" | "group" | "process";
+
 export interface NodeMetrics {
+  /** What the node is, from its events (undefined until one arrives). */
+  kind?: NodeKind;
   model?: string;
   startedAt?: number;
   endedAt?: number;
@@ -149,19 +153,40 @@ export interface NodeMetrics {
   errorCode?: string;
   error?: string;
   toolCalls: number;
+  /** A process's `emit(...)` events and the calls to its endpoints. */
+  emitted: number;
+  endpointCalls: number;
+  /** A process's result (`process_done`): processes have no stored run result. */
+  result?: unknown;
 }
 
 function num(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
-/** Per-trace figures from a run tree's events (spawn, completion or failure, retries). */
+function emptyMetrics(): NodeMetrics {
+  return {
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: null,
+    attempts: 0,
+    retries: 0,
+    toolCalls: 0,
+    emitted: 0,
+    endpointCalls: 0,
+  };
+}
+
+/**
+ * Per-trace figures from a run tree's events: agent and group runs (spawn, completion or
+ * failure, retries) and agent processes (lifecycle, emitted events, endpoint calls).
+ */
 export function nodeMetrics(events: RuntimeEvent[]): Map<string, NodeMetrics> {
   const out = new Map<string, NodeMetrics>();
   const of = (trace: string): NodeMetrics => {
     let m = out.get(trace);
     if (!m) {
-      m = { inputTokens: 0, outputTokens: 0, costUsd: null, attempts: 0, retries: 0, toolCalls: 0 };
+      m = emptyMetrics();
       out.set(trace, m);
     }
     return m;
@@ -173,6 +198,7 @@ export function nodeMetrics(events: RuntimeEvent[]): Map<string, NodeMetrics> {
     switch (e.event_type) {
       case "agent_spawned":
       case "group_started":
+        m.kind = e.event_type === "group_started" ? "group" : "agent";
         m.startedAt = m.startedAt ?? e.timestamp;
         m.status = m.status ?? "running";
         if (typeof p.model === "string") m.model = p.model;
@@ -203,15 +229,73 @@ export function nodeMetrics(events: RuntimeEvent[]): Map<string, NodeMetrics> {
         }
         break;
       }
+      case "process_started":
+        m.kind = "process";
+        m.startedAt = m.startedAt ?? e.timestamp;
+        m.status = m.status ?? "running";
+        break;
+      case "process_done":
+      case "process_failed":
+      case "process_cancelled":
+        m.kind = "process";
+        m.endedAt = e.timestamp;
+        m.status = PROCESS_STATUS[e.event_type];
+        if (e.event_type === "process_done") m.result = p.result;
+        else {
+          m.errorCode = typeof p.code === "string" ? p.code : m.status;
+          m.error = String(p.error ?? p.reason ?? "");
+        }
+        break;
+      case "process_emitted":
+        m.kind = "process";
+        m.emitted++;
+        break;
+      case "endpoint_called":
+        m.endpointCalls++;
+        break;
     }
   }
   for (const m of out.values()) {
-    if (m.attempts === 0 && m.endedAt !== undefined) m.attempts = m.retries + 1;
+    if (m.attempts === 0 && m.endedAt !== undefined && m.kind !== "process") m.attempts = m.retries + 1;
     if (m.durationMs === undefined && m.startedAt !== undefined && m.endedAt !== undefined)
       m.durationMs = (m.endedAt - m.startedAt) * 1000;
   }
   return out;
 }
+
+const PROCESS_STATUS: Record<string, string> = {
+  process_done: "completed",
+  process_failed: "failed",
+  process_cancelled: "cancelled",
+};
+
+/** Every `EventType` of the API (docs/http-api.md, "Models"), for the Live page's filter. */
+export const EVENT_TYPES = [
+  "agent_spawned",
+  "agent_completed",
+  "agent_failed",
+  "agent_retried",
+  "spawn_refused",
+  "tool_call_started",
+  "tool_call_completed",
+  "tool_call_failed",
+  "budget_exceeded",
+  "group_started",
+  "group_completed",
+  "group_failed",
+  "worker_started",
+  "worker_stopped",
+  "worker_heartbeat",
+  "task_rejected",
+  "task_reclaimed",
+  "process_started",
+  "process_done",
+  "process_failed",
+  "process_cancelled",
+  "process_emitted",
+  "endpoint_called",
+  "endpoint_returned",
+];
 
 export interface TreeNode {
   traceId: string;
@@ -262,14 +346,7 @@ export function buildTree(root: RunTreeNode | null, events: RuntimeEvent[], root
   if (!seen.has(rootId)) order.unshift(rootId);
   const nodes = new Map<string, TreeNode>();
   for (const id of order) {
-    const m = metrics.get(id) ?? {
-      inputTokens: 0,
-      outputTokens: 0,
-      costUsd: null,
-      attempts: 0,
-      retries: 0,
-      toolCalls: 0,
-    };
+    const m = metrics.get(id) ?? emptyMetrics();
     nodes.set(id, {
       traceId: id,
       name: names.get(id) ?? id.slice(0, 8),
@@ -362,7 +439,27 @@ export function describe(event: RuntimeEvent): string {
     case "group_completed":
     case "group_failed":
       return `${fmtMs(num(p.duration_ms))}, ${fmtInt(num(p.total_tokens))} tokens`;
+    case "process_started":
+      return event.parent_trace_id ? `child of ${event.parent_trace_id.slice(0, 8)}` : "root process";
+    case "process_done":
+      return `done: ${short(p.result)}`;
+    case "process_failed":
+      return `${String(p.code ?? "error")}: ${String(p.error ?? "")}`;
+    case "process_cancelled":
+      return `cancelled: ${String(p.reason ?? "")}`;
+    case "process_emitted":
+      return `${String(p.type ?? "?")}: ${short(p.data)}`;
+    case "endpoint_called":
+      return `${String(p.endpoint ?? "?")}(${short(p.args ?? {})})`;
+    case "endpoint_returned":
+      return p.ok === false
+        ? `${String(p.endpoint ?? "?")} failed: ${String(p.error ?? "")}`
+        : `${String(p.endpoint ?? "?")} → ${short(p.result)} in ${fmtMs(num(p.duration_ms))}`;
     default:
       return JSON.stringify(p).slice(0, 160);
   }
+}
+
+function short(value: unknown): string {
+  return (value === undefined ? "null" : JSON.stringify(value)).slice(0, 120);
 }

@@ -145,7 +145,7 @@ export function Fleet() {
           </thead>
           <tbody>
             {workers.map((w) => (
-              <tr key={w.worker_id}>
+              <tr key={w.worker_id} data-worker-id={w.worker_id}>
                 <td className="mono">{w.worker_id}</td>
                 <td>
                   <Badge status={workerState(w)} />

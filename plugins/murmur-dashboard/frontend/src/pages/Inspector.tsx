@@ -28,32 +28,43 @@ export function Inspector({ runId }: { runId: string }) {
         if (seen.has(event.id)) return;
         seen.add(event.id);
         setEvents((old) => [...old, event]);
-        if (/_(completed|failed|spawned|started)$/.test(event.event_type)) refresh();
+        if (/_(completed|failed|spawned|started|done|cancelled)$/.test(event.event_type)) refresh();
       },
     });
   }, [runId, refresh]);
   const root = useMemo(() => buildTree(tree.data, events, runId), [tree.data, events, runId]);
   const dag = useMemo(() => groupDag(events, runId), [events, runId]);
-  if (run.error) {
-    return run.error.status === 404 ? (
-      <Empty>No run {runId}. It may be in another server's store.</Empty>
-    ) : (
-      <Failed error={run.error} retry={run.reload} />
-    );
+  // An agent process has no run record (404): its tree and events are the whole story.
+  const processRun = run.error?.status === 404 && tree.data !== null;
+  if (run.error && !processRun) {
+    if (run.error.status !== 404) return <Failed error={run.error} retry={run.reload} />;
+    if (tree.loading) return <Loading what="the run" />;
+    return <Empty>No run {runId}. It may be in another server's store.</Empty>;
   }
-  if (!run.data) return <Loading what="the run" />;
-  const info = run.data;
+  if (!run.data && !processRun) return <Loading what="the run" />;
   const nodes = flatten(root);
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const current = nodes.find((n) => n.traceId === selected) ?? root;
+  const kind = run.data?.kind ?? root.metrics.kind ?? "process";
+  const status = run.data?.status ?? root.status;
+  const parent =
+    run.data?.parent_trace_id ?? events.find((e) => e.trace_id === runId && e.parent_trace_id)?.parent_trace_id;
   return (
     <section>
       <p>
         <a href="#/runs">← runs</a>
+        {parent && (
+          <>
+            {" · "}
+            <a href={`#/runs/${parent}`} data-testid="parent-link">
+              ↑ part of {parent.slice(0, 12)}
+            </a>
+          </>
+        )}
       </p>
       <h1>
-        {info.kind} run <span className="mono">{info.run_id.slice(0, 12)}</span> of {info.agent_name ?? info.group_name}{" "}
-        <Badge status={info.status} />
+        {kind} run <span className="mono">{runId.slice(0, 12)}</span> of{" "}
+        {run.data?.agent_name ?? run.data?.group_name ?? root.name} <Badge status={status} />
       </h1>
       <div className="stats">
         <div className="stat" data-testid="run-tokens">
@@ -70,7 +81,7 @@ export function Inspector({ runId }: { runId: string }) {
         </div>
         <div className="stat" data-testid="run-nodes">
           <div className="stat-value">{nodes.length}</div>
-          <div className="stat-label">runs in the tree</div>
+          <div className="stat-label">{kind === "process" ? "processes and runs" : "runs in the tree"}</div>
         </div>
       </div>
       {dag && (
@@ -123,12 +134,14 @@ export function Inspector({ runId }: { runId: string }) {
                   key={node.traceId}
                   data-trace-id={node.traceId}
                   data-name={node.name}
+                  data-kind={node.metrics.kind ?? ""}
                   className={node.traceId === current.traceId ? "selected" : ""}
                   onClick={() => setSelected(node.traceId)}
                 >
                   <td style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
                     {depth > 0 ? "└ " : ""}
                     {node.name}
+                    {node.metrics.kind === "process" && <span className="kind">process</span>}
                     {node.metrics.model && <span className="muted"> · {node.metrics.model}</span>}
                   </td>
                   <td>
@@ -169,12 +182,13 @@ export function Inspector({ runId }: { runId: string }) {
 
 function NodeDetail({ node }: { node: TreeNode }) {
   const finished = node.status === "completed" || node.status === "failed" || node.status === "cancelled";
+  const process = node.metrics.kind === "process";
   const result = useLoad(
     (signal) =>
-      finished
+      finished && !process
         ? get<RunResult>(`/runs/${encodeURIComponent(node.traceId)}/result`, {}, signal)
         : Promise.resolve(null),
-    [node.traceId, finished],
+    [node.traceId, finished, process],
   );
   return (
     <aside className="detail" data-testid="node-detail">
@@ -184,19 +198,40 @@ function NodeDetail({ node }: { node: TreeNode }) {
         <dd className="mono">{node.traceId}</dd>
         <dt>started</dt>
         <dd>{node.metrics.startedAt ? fmtTime(node.metrics.startedAt) : "–"}</dd>
-        <dt>tool calls</dt>
-        <dd>{node.metrics.toolCalls}</dd>
-        <dt>retries</dt>
-        <dd>{node.metrics.retries}</dd>
+        {process ? (
+          <>
+            <dt>emitted</dt>
+            <dd>
+              {node.metrics.emitted} event{node.metrics.emitted === 1 ? "" : "s"}
+            </dd>
+            <dt>endpoint calls</dt>
+            <dd>{node.metrics.endpointCalls}</dd>
+          </>
+        ) : (
+          <>
+            <dt>tool calls</dt>
+            <dd>{node.metrics.toolCalls}</dd>
+            <dt>retries</dt>
+            <dd>{node.metrics.retries}</dd>
+          </>
+        )}
       </dl>
       {node.metrics.errorCode && (
         <div className="state error">
           <strong>{node.metrics.errorCode}</strong> {node.metrics.error}
         </div>
       )}
-      <h3>{result.data?.ok === false ? "Error" : "Output"}</h3>
+      <h3>{result.data?.ok === false || (process && node.status !== "completed") ? "Error" : "Output"}</h3>
       {!finished ? (
         <p className="muted">Still running.</p>
+      ) : process ? (
+        <pre data-testid="output">
+          {JSON.stringify(
+            node.status === "completed" ? (node.metrics.result ?? null) : { code: node.metrics.errorCode, error: node.metrics.error },
+            null,
+            2,
+          )}
+        </pre>
       ) : result.error ? (
         <p className="muted">No stored result ({result.error.code}).</p>
       ) : !result.data ? (

@@ -1,27 +1,10 @@
 import { useEffect, useRef, useState } from "react";
 import { type ApiError, follow } from "../api";
-import { describe, fmtTime } from "../logic";
+import { describe, EVENT_TYPES, fmtTime } from "../logic";
 import type { RuntimeEvent } from "../types";
 import { Empty, Failed } from "../ui";
 
 const KEEP = 500;
-const TYPES = [
-  "agent_spawned",
-  "agent_completed",
-  "agent_failed",
-  "agent_retried",
-  "tool_call_started",
-  "tool_call_completed",
-  "tool_call_failed",
-  "group_started",
-  "group_completed",
-  "group_failed",
-  "budget_exceeded",
-  "spawn_refused",
-  "worker_started",
-  "worker_heartbeat",
-  "worker_stopped",
-];
 
 export function Live() {
   const [agent, setAgent] = useState("");
@@ -73,7 +56,7 @@ export function Live() {
           type
           <select aria-label="type" value={type} onChange={(e) => setType(e.target.value)}>
             <option value="">all</option>
-            {TYPES.map((t) => (
+            {EVENT_TYPES.map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>

@@ -141,7 +141,15 @@ export function Runs() {
                     <a href={`#/runs/${run.run_id}`}>{run.run_id.slice(0, 12)}</a>
                   </td>
                   <td>{run.kind}</td>
-                  <td>{run.agent_name ?? run.group_name}</td>
+                  <td>
+                    {run.agent_name ?? run.group_name}
+                    {typeof m.process_id === "string" && (
+                      <a className="muted" href={`#/runs/${m.process_id}`} data-testid="in-process">
+                        {" "}
+                        · in process {String(m.process ?? m.process_id.slice(0, 8))}
+                      </a>
+                    )}
+                  </td>
                   <td>
                     <Badge status={run.status} />
                   </td>
