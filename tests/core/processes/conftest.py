@@ -59,3 +59,11 @@ def calling(choose: Callable[[str, AgentInfo], Choice], reply: str = "ok") -> Fu
         return ModelResponse(parts=[ToolCallPart(name, args)])
 
     return FunctionModel(respond)
+
+
+async def ready(handle: Any) -> None:
+    """Wait for the process behind `handle` to emit `ready` (its endpoints are exposed)."""
+    async for event in handle.events:
+        if event.type == "ready":
+            return
+    raise AssertionError(f"{handle!r} ended without emitting ready")

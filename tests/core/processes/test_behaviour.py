@@ -35,7 +35,7 @@ from murmur.processes import (
     wait,
 )
 
-from .conftest import calling
+from .conftest import calling, ready
 
 
 async def test_done_returns_its_value_from_wait() -> None:
@@ -284,12 +284,13 @@ async def test_endpoints_run_in_the_childs_scope() -> None:
             done(value)
             return "ok"
 
+        emit("ready")
         return await wait()
 
     @agent_process
     async def parent() -> tuple[str, str, list[str], list[str]]:
         handle = spawn(child)
-        await asyncio.sleep(0)
+        await ready(handle)
         assert await handle.call("finish", value="v") == "ok"
         result = await handle
         own = [e.type async for e in spawn_and_list()]
@@ -303,7 +304,7 @@ async def test_endpoints_run_in_the_childs_scope() -> None:
 
     result, status, child_events, parent_events = await parent()
     assert (result, status) == ("v", "done")
-    assert child_events == ["started", "finishing", "done"]
+    assert child_events == ["started", "ready", "finishing", "done"]
     assert "finishing" not in parent_events
 
 
@@ -315,12 +316,13 @@ async def test_calling_an_unknown_endpoint_lists_the_known_ones() -> None:
         @expose
         async def known() -> None: ...
 
+        emit("ready")
         await wait()
 
     @agent_process
     async def parent() -> None:
         handle = spawn(child)
-        await asyncio.sleep(0)
+        await ready(handle)
         await handle.call("nope")
 
     with pytest.raises(RegistryError, match="exposed: known"):
@@ -345,6 +347,7 @@ def pool_child():
         async def drop_all() -> str:
             return "dropped"
 
+        emit("ready")
         await wait()
 
     return pool
@@ -357,7 +360,7 @@ async def test_attach_only_gives_the_named_endpoints_with_the_prefix() -> None:
     @agent_process
     async def main() -> list[str]:
         pool = spawn(pool_child())
-        await asyncio.sleep(0)
+        await ready(pool)
         monitor = await agent("monitor")
         added = await pool.attach(monitor, only=["tasks", "add_task"], prefix="pool_")
         with pytest.raises(RegistryError):
@@ -375,7 +378,7 @@ async def test_an_attached_agent_calls_an_endpoint_as_a_tool_with_tool_events() 
     @agent_process
     async def main() -> tuple[list[str], list[str]]:
         pool = spawn(pool_child())
-        await asyncio.sleep(0)
+        await ready(pool)
         monitor = await agent("monitor", model=calling(lambda p, i: ("pool_add_task", {"spec": p})))
         await pool.attach(monitor, prefix="pool_")
         assert await monitor.send("write tests") == "ok"
@@ -415,7 +418,7 @@ async def test_a_low_trust_agent_cannot_call_a_non_read_only_endpoint() -> None:
     @agent_process
     async def main() -> str:
         pool = spawn(pool_child())
-        await asyncio.sleep(0)
+        await ready(pool)
         reader = await agent("reader", model=model("pool_tasks"), trust_level="low")
         writer = await agent("writer", model=model("pool_add_task"), trust_level="low")
         await pool.attach(reader, prefix="pool_")

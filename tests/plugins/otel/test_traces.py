@@ -377,3 +377,42 @@ async def test_instrument_pydantic_ai_leaves_one_agent_run_span_and_one_tool_spa
         assert [_scope(s) for s in plain] == ["pydantic-ai"]
     finally:
         PAAgent.instrument_all(False)
+
+
+async def test_agent_processes_are_workflow_spans_over_their_children_and_runs(
+    telemetry: Telemetry, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A process is an invoke_workflow span; its child process and its agent's run hang
+    under it; a cancelled child says so."""
+    from murmur.processes import agent, agent_process, spawn, use_runtime
+
+    monkeypatch.setenv("MURMUR_HOME", str(tmp_path))
+
+    @agent_process
+    async def idle() -> None:
+        await asyncio.sleep(10)
+
+    @agent_process
+    async def child() -> str:
+        helper = await agent("helper", model=answers("hi"))
+        return await helper.send("hello")
+
+    @agent_process(control=False)
+    async def root() -> str:
+        spawn(idle)
+        return await child()
+
+    with use_runtime(AgentRuntime(event_emitter=telemetry.emitter)):
+        assert await root() == "hi"
+    spans = telemetry.finished()
+    top = _one(spans, "invoke_workflow root")
+    inner = _one(spans, "invoke_workflow child")
+    run = _one(spans, "invoke_agent helper")
+    cancelled = _one(spans, "invoke_workflow idle")
+    assert _parent(inner) == top.context.span_id
+    assert _parent(cancelled) == top.context.span_id
+    assert _parent(run) == inner.context.span_id
+    assert cancelled.attributes is not None
+    assert cancelled.attributes["murmur.outcome"] == "cancelled"
+    assert top.attributes is not None
+    assert (top.attributes["murmur.kind"], top.attributes["murmur.outcome"]) == ("process", "ok")

@@ -92,6 +92,11 @@ class Live:
             return
         self._outbox.put_nowait(event)
 
+    async def deliver(self, event: RuntimeEvent) -> None:
+        """Deliver `event` to the runtime now, ahead of what is queued."""
+        if not self.closed:
+            await self.runtime.emit(event)
+
     async def _drain(self) -> None:
         while True:
             event = await self._outbox.get()

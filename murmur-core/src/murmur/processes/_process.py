@@ -173,15 +173,16 @@ class Process:
 
     def publish(self, event_type: EventType, payload: dict[str, Any]) -> None:
         """Publish a `RuntimeEvent` about this process (it goes to the store, SSE, OTel)."""
-        self.live.publish(
-            RuntimeEvent(
-                event_type=event_type,
-                agent_name=self.name,
-                task_id=self.id,
-                trace_id=self.id,
-                parent_trace_id=self.parent.id if self.parent else None,
-                payload=payload,
-            )
+        self.live.publish(self._event(event_type, payload))
+
+    def _event(self, event_type: EventType, payload: dict[str, Any]) -> RuntimeEvent:
+        return RuntimeEvent(
+            event_type=event_type,
+            agent_name=self.name,
+            task_id=self.id,
+            trace_id=self.id,
+            parent_trace_id=self.parent.id if self.parent else None,
+            payload=payload,
         )
 
     def _append(self, event: ProcessEvent) -> None:
@@ -253,7 +254,10 @@ class Process:
     async def _main(self, function: Callable[..., Any], args: Any, kwargs: Any) -> None:
         _current.set(self)  # this task's context only
         self.status = "running"
-        self.record("started", None, event_type=EventType.PROCESS_STARTED)
+        self._append(ProcessEvent("started", None, None, self.name, self.id))
+        # Delivered now, not queued: the event log, the run tree and OTel see the process
+        # start before anything it runs (its agents' runs, its children).
+        await self.live.deliver(self._event(EventType.PROCESS_STARTED, {"process": self.name}))
         try:
             async with asyncio.timeout(self.timeout) as scope:
                 try:

@@ -52,6 +52,11 @@ def traceparent_of(span: Span) -> str | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
+_PROCESS_ENDS = frozenset(
+    {EventType.PROCESS_DONE, EventType.PROCESS_FAILED, EventType.PROCESS_CANCELLED}
+)
+
+
 class OTelTraceEmitter:
     """Turns runtime events into OpenTelemetry spans.
 
@@ -102,6 +107,10 @@ class OTelTraceEmitter:
         elif kind is EventType.GROUP_STARTED:
             self._group_started(event)
         elif kind is EventType.GROUP_COMPLETED or kind is EventType.GROUP_FAILED:
+            self._group_ended(event)
+        elif kind is EventType.PROCESS_STARTED:
+            self._process_started(event)
+        elif kind in _PROCESS_ENDS:
             self._group_ended(event)
 
     # -- runs -------------------------------------------------------------------------
@@ -284,11 +293,36 @@ class OTelTraceEmitter:
         )
         self._spans.groups.put(str(event.trace_id), span)
 
+    def _process_started(self, event: RuntimeEvent) -> None:
+        """An agent process: a workflow span under its parent process's span, if any.
+
+        Its agents' runs and child processes name it as their parent, so they hang under it
+        (`_run_parent` looks workflows up by the parent trace id).
+        """
+        name = str(event.agent_name or "process")
+        parent_span = self._spans.groups.get(str(event.parent_trace_id))
+        span = self.tracer.start_span(
+            f"invoke_workflow {name}",
+            context=trace.set_span_in_context(parent_span) if parent_span is not None else None,
+            kind=SpanKind.INTERNAL,
+            attributes={
+                sc.OPERATION_NAME: "invoke_workflow",
+                sc.WORKFLOW_NAME: name,
+                _OPENINFERENCE_KIND: "CHAIN",
+                "murmur.kind": "process",
+                "murmur.trace_id": str(event.trace_id),
+            },
+            start_time=_ns(event.timestamp),
+        )
+        self._spans.groups.put(str(event.trace_id), span)
+
     def _group_ended(self, event: RuntimeEvent) -> None:
         span = self._spans.groups.pop(str(event.trace_id))
         if span is None:
             return
-        if event.event_type is EventType.GROUP_FAILED:
+        if event.event_type is EventType.PROCESS_CANCELLED:
+            span.set_attribute("murmur.outcome", "cancelled")
+        elif event.event_type in (EventType.GROUP_FAILED, EventType.PROCESS_FAILED):
             code = str(event.payload.get("code") or "group_failed")
             span.set_attributes({sc.ERROR_TYPE: code, "murmur.outcome": "error"})
             span.set_status(Status(StatusCode.ERROR, str(event.payload.get("error") or code)))
