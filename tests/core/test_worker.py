@@ -80,7 +80,8 @@ async def test_lifecycle_hooks_see_each_task() -> None:
 
 
 async def test_worker_emits_started_heartbeat_and_stopped_events() -> None:
-    """A worker announces itself, beats on its timer, and says when it stopped."""
+    """A worker announces itself, beats on its timer (saying its interval, so a watcher
+    knows when it is late), and says when it stopped."""
     events = CollectingEventEmitter()
     worker = Worker(
         f"memory://beat-{uuid.uuid4().hex}",
@@ -99,6 +100,7 @@ async def test_worker_emits_started_heartbeat_and_stopped_events() -> None:
     beats = events.of_type(EventType.WORKER_HEARTBEAT)
     assert len(beats) >= 3
     assert {"beater"} == {e.payload["consumer_id"] for e in beats}
+    assert {0.05} == {e.payload["heartbeat_interval"] for e in events.events}
 
 
 def test_worker_refuses_bad_configuration() -> None:

@@ -118,10 +118,12 @@ def broken_model() -> FunctionModel:
 
 
 STORE_ENV = "MURMUR_DASHBOARD_TEST_STORE"
+BROKER_ENV = "MURMUR_DASHBOARD_TEST_BROKER"
 
 
 def served() -> AgentRuntime:
-    """The runtime `murmur serve` exposes, with the store named by `MURMUR_DASHBOARD_TEST_STORE`.
+    """The runtime `murmur serve` exposes, with the store named by `MURMUR_DASHBOARD_TEST_STORE`
+    (and the broker named by `MURMUR_DASHBOARD_TEST_BROKER`, if set).
 
     A ready runtime brings its own store (`murmur serve` refuses `--store` with one); the
     spawn tool needs the runtime, so this is a runtime rather than a list of agents.
@@ -129,6 +131,7 @@ def served() -> AgentRuntime:
     runtime = AgentRuntime(
         event_emitter=NullEventEmitter(),
         store=os.environ.get(STORE_ENV),
+        broker=os.environ.get(BROKER_ENV),
         options=RuntimeOptions(token_budget=TokenBudget(1_000_000, name="dashboard-tests")),
     )
 

@@ -8,13 +8,23 @@ happen (no CDN).
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from .conftest import TOKEN, Served, open_page, screenshot, start_server, stop_server
+from murmur.testing import require_service
+
+from .conftest import HERE, TOKEN, Served, open_page, screenshot, start_server, stop_server
 
 URL = "/dashboard/"
 
@@ -73,6 +83,89 @@ def test_fleet_lists_the_runs_in_flight(browser: Any, served: Served, offsite: l
     expect(page.get_by_test_id("running").locator(f'tr[data-run-id="{run_id}"]')).to_be_visible()
     expect(page.get_by_test_id("stat-in-flight")).to_contain_text("1")
     served.wait(run_id)
+    assert offsite == []
+
+
+REDIS = ("127.0.0.1", 6379)
+
+
+@pytest.fixture
+def redis_broker() -> Iterator[str]:
+    """A Redis broker URL with a namespace of the test's own, deleted afterwards."""
+    import redis
+
+    require_service("Redis", *REDIS)
+    namespace = f"dash-{uuid.uuid4().hex}"
+    yield f"redis://{REDIS[0]}:{REDIS[1]}/0?namespace={namespace}"
+    client = redis.Redis(host=REDIS[0], port=REDIS[1], db=0)
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _worker(broker: str, consumer_id: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `murmur worker start` process heartbeating every 0.3 s (late after 0.9 s)."""
+    command = [
+        str(Path(sys.executable).with_name("murmur")), "worker", "start",
+        "--agents", "idle", "--app", "_dash_worker:agents",
+        "--broker", broker, "--consumer-id", consumer_id, "--heartbeat-interval", "0.3",
+        "--stop-timeout", "2", "--no-log-events",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        env = {**os.environ, "PYTHONPATH": str(HERE)}
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def _workers_are(served: Served, expected: dict[str, str], within_s: float = 30) -> None:
+    """Wait until `GET /runtime/stats` reports each worker in its expected status."""
+    deadline = time.monotonic() + within_s
+    seen: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        seen = {w["worker_id"]: w["status"] for w in served.get("/runtime/stats")["workers"]}
+        if all(seen.get(worker) == status for worker, status in expected.items()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"workers {seen}, expected {expected}")
+
+
+def test_fleet_shows_workers_alive_then_late_or_gone(
+    browser: Any, tmp_path: Path, dashboard_built: None, redis_broker: str, offsite: list[str]
+) -> None:
+    """Two `murmur worker start` processes on Redis show alive; then the one stopped shows
+    gone, and the one SIGKILLed shows late once it has missed three heartbeats."""
+    suffix = uuid.uuid4().hex[:6]
+    names = {role: f"{role}-{suffix}" for role in ("stops", "dies")}
+    workers = {
+        role: _worker(redis_broker, name, tmp_path / f"{name}.log") for role, name in names.items()
+    }  # started with the server, in parallel: their heartbeats tell it they are alive
+    served: Served | None = None
+    try:
+        served = start_server(tmp_path, extra_env={"MURMUR_DASHBOARD_TEST_BROKER": redis_broker})
+        _workers_are(served, {name: "alive" for name in names.values()})
+        page = open_page(browser, served, offsite)
+        page.goto(served.url + URL + "#/fleet")
+        table = page.get_by_test_id("workers")
+        for name in names.values():
+            row = table.locator(f'tr[data-worker-id="{name}"]')
+            expect(row).to_contain_text("alive")
+            expect(row).to_contain_text("idle")
+
+        workers["stops"].send_signal(signal.SIGTERM)
+        workers["dies"].kill()
+        assert workers["stops"].wait(timeout=15) == 0
+        _workers_are(served, {names["stops"]: "stopped", names["dies"]: "stale"})
+        page.reload()
+        for role, state in (("stops", "gone"), ("dies", "late")):
+            expect(table.locator(f'tr[data-worker-id="{names[role]}"]')).to_contain_text(state)
+        screenshot(page, "workers")
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=5)
+        if served is not None:
+            stop_server(served)
     assert offsite == []
 
 

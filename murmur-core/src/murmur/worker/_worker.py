@@ -579,6 +579,7 @@ class Worker:
             "consumer_id": self.consumer_id,
             "agents": sorted(self.agents),
             "concurrency": self.concurrency,
+            "heartbeat_interval": self.heartbeat_interval,
             "in_flight": len(self._inflight),
             "stats": self.stats.as_dict(),
         }

@@ -139,6 +139,8 @@ export function Fleet() {
             <tr>
               <th>worker</th>
               <th>state</th>
+              <th>agents</th>
+              <th>in flight</th>
               <th>last heartbeat</th>
               <th>started</th>
             </tr>
@@ -149,6 +151,11 @@ export function Fleet() {
                 <td className="mono">{w.worker_id}</td>
                 <td>
                   <Badge status={workerState(w)} />
+                </td>
+                <td>{Array.isArray(w.details?.agents) ? w.details.agents.join(", ") : "–"}</td>
+                <td>
+                  {typeof w.details?.in_flight === "number" ? w.details.in_flight : "–"}
+                  {typeof w.details?.concurrency === "number" ? ` / ${w.details.concurrency}` : ""}
                 </td>
                 <td>{w.last_heartbeat ? fmtAgo(w.last_heartbeat, now) : "–"}</td>
                 <td>{w.started_at ? fmtAgo(w.started_at, now) : "–"}</td>
