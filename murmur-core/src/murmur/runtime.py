@@ -15,12 +15,12 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
-from murmur._durable import iter_batch, resume, run_group_durably
+from murmur._batches import batch_limit, completions
+from murmur._durable import resume, run_group_durably
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
 from murmur.context_passer import ContextPasser
 from murmur.core.errors import MurmurError, SpawnError
-from murmur.core.fanout import bounded_iter
 from murmur.events._emitters import EventEmitter, LogEventEmitter, MultiEventEmitter, safe_emit
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.execution._backend import Backend
@@ -33,15 +33,11 @@ from murmur.execution._context import (
 )
 from murmur.execution._options import RuntimeOptions
 from murmur.execution._outcome import ExecutionOutcome
-from murmur.execution._progress import ProgressCallback, ProgressTracker
+from murmur.execution._progress import ProgressCallback
 from murmur.execution._spawns import SpawnCounter
 from murmur.middleware._base import Middleware, Next, compose
-from murmur.middleware.cost_tracking import CostTrackingMiddleware
-from murmur.middleware.depth_limit import DepthLimitMiddleware
-from murmur.middleware.observability import ObservabilityMiddleware
-from murmur.middleware.prepare import PrepareMiddleware, validate_output
-from murmur.middleware.retry import RetryMiddleware
-from murmur.middleware.timeout import TimeoutMiddleware
+from murmur.middleware._stages import caller_stages, delivered_stages
+from murmur.middleware.prepare import validate_output
 from murmur.plugins._discovery import PluginIndex
 from murmur.plugins.host import PluginHost
 from murmur.registry._loader import Registry, load_specs
@@ -118,9 +114,11 @@ class AgentRuntime:
         self._start_failed: tuple[float, MurmurError] | None = None
         self._closed = False
         self._passers: dict[str, ContextPasser] = {}
-        self._pipeline = compose(self._stages(middleware), self._execute)
-        delivered: list[Middleware] = [ObservabilityMiddleware(record=False), *middleware]
-        self._delivered_pipeline: Next = compose(delivered, self._execute_delivered)
+        stages = caller_stages(self.options, self.spawns, middleware)
+        self._pipeline = compose(stages, self._execute)
+        self._delivered_pipeline: Next = compose(
+            delivered_stages(middleware), self._execute_delivered
+        )
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -172,22 +170,6 @@ class AgentRuntime:
         if store is None or isinstance(store, Stores):
             return store
         return self.plugins.resolve_store(store)
-
-    def _stages(self, extra: Sequence[Middleware]) -> list[Middleware]:
-        stages: list[Middleware] = [
-            DepthLimitMiddleware(self.options.max_spawn_depth, self.spawns),
-            ObservabilityMiddleware(),
-            PrepareMiddleware(),
-            *extra,
-        ]
-        if self.options.retry_max_attempts > 1:
-            stages.append(
-                RetryMiddleware(self.options.retry_max_attempts, self.options.retry_backoff_factor)
-            )
-        stages.append(CostTrackingMiddleware())
-        if self.options.timeout_seconds is not None:
-            stages.append(TimeoutMiddleware(self.options.timeout_seconds))
-        return stages
 
     async def _execute(self, ctx: ExecutionContext) -> ExecutionOutcome:
         outcome = await self._backend.execute(ctx, remaining_tokens=ctx.remaining_tokens)
@@ -386,8 +368,11 @@ class AgentRuntime:
         """
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
         results: list[AgentResult[Any] | None] = [None] * len(specs)
-        completions = self._completions(agent, specs, max_concurrency, run_id, on_progress)
-        async with aclosing(completions) as finished:
+        running = completions(
+            self, agent, specs, max_concurrency=max_concurrency, run_id=run_id,
+            on_progress=on_progress,
+        )  # fmt: skip
+        async with aclosing(running) as finished:
             async for index, result in finished:
                 results[index] = result
         return cast("list[AgentResult[OutputT]]", results)  # every slot was filled
@@ -431,61 +416,11 @@ class AgentRuntime:
                 here, before any task runs).
         """
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
-        self._gather_limit(max_concurrency, run_id)
-        return self._completions(agent, specs, max_concurrency, run_id, on_progress)
-
-    def _gather_limit(self, max_concurrency: int | None, run_id: str | None) -> int:
-        limit = max_concurrency or self.options.default_max_concurrency
-        if limit < 1:
-            raise SpawnError("gather(max_concurrency=...) must be >= 1", code="invalid_options")
-        if run_id is not None and self.stores is None:
-            raise SpawnError(
-                "gather(run_id=...) records a durable batch and needs a store: "
-                "AgentRuntime(store='sqlite:///runs.db')",
-                code="no_store",
-            )
-        return limit
-
-    async def _completions(
-        self,
-        agent: Agent[Any] | str,
-        specs: list[TaskSpec],
-        max_concurrency: int | None,
-        run_id: str | None,
-        on_progress: ProgressCallback | None,
-    ) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
-        """The one loop behind `gather` and `as_completed`: results as they finish."""
-        limit = self._gather_limit(max_concurrency, run_id)
-        name = agent if isinstance(agent, str) else agent.name
-        tracker = ProgressTracker(name, len(specs), on_progress)
-        try:
-            async with aclosing(self._finished_runs(agent, specs, limit, run_id)) as finished:
-                async for index, result in finished:
-                    await tracker.advance(index, result)
-                    yield index, result
-        finally:
-            tracker.close()
-
-    def _finished_runs(
-        self, agent: Agent[Any] | str, specs: list[TaskSpec], limit: int, run_id: str | None
-    ) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
-        if isinstance(agent, str):
-            try:
-                resolved: Agent[Any] = self.get_agent(agent)
-            except MurmurError as exc:
-                failed = [
-                    AgentResult.failed(exc, self._metadata_for_unknown(agent, s)) for s in specs
-                ]
-                return _yield_all(failed)
-        else:
-            resolved = agent
-        if self.stores is not None:
-            return iter_batch(self, resolved, specs, limit=limit, run_id=run_id)
-
-        async def one(_: int, spec: TaskSpec) -> AgentResult[Any]:
-            return await self._dispatch(resolved, spec)
-
-        return bounded_iter(specs, one, limit)
+        batch_limit(self, max_concurrency, run_id)
+        return completions(
+            self, agent, specs, max_concurrency=max_concurrency, run_id=run_id,
+            on_progress=on_progress,
+        )  # fmt: skip
 
     async def run_group(
         self,
@@ -589,10 +524,3 @@ class AgentRuntime:
         return AgentResult.ok(
             outcome.output, result_metadata(ctx, started, outcome), outcome.messages
         )
-
-
-async def _yield_all(
-    results: list[AgentResult[Any]],
-) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
-    for index, result in enumerate(results):
-        yield index, result
