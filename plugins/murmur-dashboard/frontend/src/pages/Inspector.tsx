@@ -148,8 +148,18 @@ export function Inspector({ runId }: { runId: string }) {
                     <Badge status={node.status} />
                   </td>
                   <td>{fmtMs(node.metrics.durationMs)}</td>
-                  <td>{node.metrics.inputTokens + node.metrics.outputTokens ? fmtInt(node.metrics.inputTokens + node.metrics.outputTokens) : "–"}</td>
-                  <td>{fmtUsd(node.metrics.costUsd)}</td>
+                  {node.metrics.kind === "process" ? (
+                    // A process spends through its agents: the sums of its subtree.
+                    <>
+                      <td title="its agents' runs and child processes">{node.totalTokens ? fmtInt(node.totalTokens) : "–"}</td>
+                      <td title="its agents' runs and child processes">{fmtUsd(node.totalCost)}</td>
+                    </>
+                  ) : (
+                    <>
+                      <td>{node.metrics.inputTokens + node.metrics.outputTokens ? fmtInt(node.metrics.inputTokens + node.metrics.outputTokens) : "–"}</td>
+                      <td>{fmtUsd(node.metrics.costUsd)}</td>
+                    </>
+                  )}
                   <td>{node.metrics.attempts || "–"}</td>
                   <td className="error-code">{node.metrics.errorCode ?? ""}</td>
                 </tr>
