@@ -2,8 +2,9 @@
 
 `python _dash_process.py <store url>` runs `supervise`, a root process that spawns the
 `summarise` process (it exposes an endpoint, emits an event and, once called, asks the
-FunctionModel agent `summariser`), calls the child's endpoint and returns the child's
-result. It prints the result, then the execution id (the root process's trace id).
+FunctionModel agent `summariser`) and `check` under `restarting` (it fails once, then
+passes), calls the child's endpoint and returns the child's result. It prints the result,
+then the execution id (the root process's trace id).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from pydantic_ai.usage import RequestUsage
 
 from murmur import AgentRuntime, EventType
 from murmur.events import CollectingEventEmitter
-from murmur.processes import agent, agent_process, emit, expose, spawn, use_runtime
+from murmur.processes import (
+    agent,
+    agent_process,
+    emit,
+    expose,
+    fail,
+    restarting,
+    spawn,
+    use_runtime,
+)
 
 
 def _summary(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -45,14 +55,29 @@ async def summarise(topic: str) -> str:
     return await writer.send(topic)
 
 
+_checks: list[str] = []
+
+
+@agent_process
+async def check(topic: str) -> str:
+    """Fails the first time it runs (`fail`), passes the second."""
+    _checks.append(topic)
+    if len(_checks) == 1:
+        fail("flaky the first time")
+    return "checked"
+
+
 @agent_process(timeout=30)
 async def supervise(topic: str) -> str:
-    """The root: spawns `summarise`, calls its endpoint once it is ready, awaits it."""
+    """The root: spawns `summarise` and a restarting `check`, calls `summarise`'s endpoint
+    once it is ready, and returns its result once both are done."""
     child = spawn(summarise, topic)
+    checked = spawn(restarting(check, max_restarts=1, backoff_s=0.01), topic)
     async for event in child.events:
         if event.type == "ready":
             break
     await child.call("status")
+    assert await checked == "checked"
     return await child
 
 

@@ -347,32 +347,49 @@ def test_the_inspector_shows_a_group_graph_and_a_failure_with_its_code(
 def test_the_inspector_shows_a_process_tree_with_its_agent_runs(
     browser: Any, served: Served, offsite: list[str]
 ) -> None:
-    """A root process, its child process and the agent run inside it, each with its status;
-    the child's emitted event and endpoint call in the timeline, its result as the output."""
+    """A root process, its child processes and the agent run inside one, each with its
+    status; a restarted child's failed attempt with its code; the emitted event and the
+    endpoint call in the timeline; a process's result as its output."""
     execution_id = served.execution_id
     tree = served.get(f"/runs/{execution_id}/tree")
-    [child] = tree["children"]
+    child = next(c for c in tree["children"] if c["agent_name"] == "summarise")
     [turn] = child["children"]
     page = open_page(browser, served, offsite)
     page.goto(served.url + URL + f"#/runs/{execution_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("process run")
     rows = page.get_by_test_id("tree")
-    for name, kind in (("supervise", "process"), ("summarise", "process"), ("summariser", "agent")):
+    expected = [
+        ("supervise", "process", "completed"),
+        ("summarise", "process", "completed"),
+        ("summariser", "agent", "completed"),
+        ("restarting:check", "process", "completed"),
+    ]
+    for name, kind, status in expected:
         row = rows.locator(f'tr[data-name="{name}"]')
         expect(row).to_have_attribute("data-kind", kind)
-        expect(row).to_contain_text("completed")
+        expect(row.locator("td").nth(1)).to_have_text(status)
     for name in ("supervise", "summarise", "summariser"):  # a process: what its agents spent
         expect(rows.locator(f'tr[data-name="{name}"]')).to_contain_text("120")
     expect(rows.locator('tr[data-name="summarise"] td').first).to_contain_text("└")
-    expect(page.get_by_test_id("run-nodes")).to_contain_text("3")
+    expect(rows.locator('tr[data-name="restarting:check"] td').nth(5)).to_have_text("2")
+    attempts = rows.locator('tr[data-name="check"]')
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(0)).to_contain_text("failed")
+    expect(attempts.nth(0).locator("td.error-code")).to_have_text("process_failed")
+    expect(attempts.nth(1)).to_contain_text("completed")
+    expect(page.get_by_test_id("run-nodes")).to_contain_text("6")
     expect(page.get_by_test_id("run-tokens")).to_contain_text("120")
     timeline = page.get_by_test_id("timeline")
-    expect(timeline.locator("li.process_emitted")).to_contain_text('ready: {"topic":"brokers"}')
+    expect(timeline.locator("li.process_emitted").first).to_contain_text(
+        'ready: {"topic":"brokers"}'
+    )
     expect(timeline.locator("li.endpoint_called")).to_contain_text("status({})")
     expect(timeline.locator("li.endpoint_returned")).to_contain_text('"summarising brokers"')
-    expect(timeline.locator("li.process_done")).to_have_count(2)
+    expect(timeline.locator("li.process_failed")).to_contain_text("flaky the first time")
     expect(page.get_by_test_id("output")).to_contain_text('"summary: all fine"')
 
+    attempts.nth(0).click()
+    expect(page.get_by_test_id("output")).to_contain_text("process_failed")
     rows.locator('tr[data-name="summariser"]').click()
     detail = page.get_by_test_id("node-detail")
     expect(detail).to_contain_text(turn["trace_id"])

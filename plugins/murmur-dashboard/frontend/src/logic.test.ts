@@ -122,6 +122,16 @@ group("agent processes", () => {
     expect(tree.totalTokens).toBe(120);
   });
 
+  it("counts a restarting supervisor's attempts from its restarting events", () => {
+    const m = nodeMetrics([
+      event("process_started", "sup"),
+      event("process_emitted", "sup", { payload: { type: "restarting", data: { attempt: 2 } } }),
+      event("process_emitted", "sup", { payload: { type: "restarting", data: { attempt: 3 } } }),
+      event("process_done", "sup"),
+    ]).get("sup")!;
+    expect([m.attempts, m.emitted, m.status]).toEqual([3, 2, "completed"]);
+  });
+
   it("says what process events carry in the timeline", () => {
     expect(events.map(describe).slice(1, 5)).toEqual([
       "child of root",

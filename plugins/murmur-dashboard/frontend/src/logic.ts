@@ -246,10 +246,14 @@ export function nodeMetrics(events: RuntimeEvent[]): Map<string, NodeMetrics> {
           m.error = String(p.error ?? p.reason ?? "");
         }
         break;
-      case "process_emitted":
+      case "process_emitted": {
         m.kind = "process";
         m.emitted++;
+        // `restarting(...)` says which attempt comes next: its attempts so far.
+        const data = p.data as Record<string, unknown> | null | undefined;
+        if (p.type === "restarting" && data) m.attempts = Math.max(m.attempts, num(data.attempt) ?? 0);
         break;
+      }
       case "endpoint_called":
         m.endpointCalls++;
         break;
