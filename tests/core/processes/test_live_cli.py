@@ -60,9 +60,10 @@ def test_the_live_run_cli_drives_a_running_program(murmur_home: Path) -> None:
         assert invoke("send", "helper", "hello").strip() == "echo: hello"
         assert invoke("send", "main/helper", "again").strip() == "echo: again"
         assert invoke("call", "add", "a=2", "b=40").strip() == "42"
+        assert invoke("call", "main/add", "a=1", "b=1").strip() == "2"
         refused = CliRunner().invoke(ps_group, ["call", "nope"])
         assert refused.exit_code == 1
-        assert "endpoints: add, finish" in refused.output
+        assert "endpoints: main/add, main/finish" in refused.output
 
         tail = subprocess.Popen([*CLI, "ps", "tail"], env=env, stdout=subprocess.PIPE, text=True)
         assert tail.stdout is not None

@@ -106,7 +106,7 @@ def _value(text: str) -> Any:
 @click.argument("arguments", nargs=-1)
 @_ID_OPTION
 def call_command(endpoint: str, arguments: tuple[str, ...], run_id: str | None) -> None:
-    """Call ENDPOINT with key=value ARGUMENTS (values parsed as JSON, else strings)."""
+    """Call ENDPOINT (`name` or `process/name`) with key=value ARGUMENTS (JSON, else strings)."""
     kwargs: dict[str, Any] = {}
     for argument in arguments:
         key, sep, value = argument.partition("=")

@@ -254,9 +254,10 @@ async def _answer(root: Process, request: dict[str, Any]) -> Any:
         handle = _find_agent(root, str(request.get("agent", "")))
         return dump_value(await handle.send(request.get("message", "")))
     if op == "call":
-        process = _find_endpoint(root, str(request.get("endpoint", "")))
+        name = str(request.get("endpoint", ""))
+        process = _find_endpoint(root, name)
         kwargs = request.get("kwargs") or {}
-        result = await ProcessHandle(process).call(str(request["endpoint"]), **kwargs)
+        result = await ProcessHandle(process).call(name.rpartition("/")[2], **kwargs)
         return dump_value(result)
     raise SpawnError(
         f"unknown control op {op!r}; use status, send, call or tail", code="bad_request"
@@ -285,11 +286,16 @@ def _find_agent(root: Process, name: str) -> Any:
 
 
 def _find_endpoint(root: Process, name: str) -> Process:
-    """The first running process (depth first) exposing the endpoint `name`."""
+    """The first running process (depth first) exposing the endpoint `name` (or `process/name`)."""
+    wanted_process, _, wanted = name.rpartition("/")
     for process in root.walk():
-        if process.running and name in process.endpoints:
+        if (
+            process.running
+            and wanted in process.endpoints
+            and wanted_process in ("", process.name, process.id)
+        ):
             return process
-    known = sorted({e for p in root.walk() if p.running for e in p.endpoints})
+    known = sorted({f"{p.name}/{e}" for p in root.walk() if p.running for e in p.endpoints})
     raise RegistryError(
         f"no running process exposes an endpoint {name!r} (endpoints: {', '.join(known) or 'none'})"
     )
