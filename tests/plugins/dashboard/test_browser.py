@@ -129,6 +129,7 @@ def _workers_are(served: Served, expected: dict[str, str], within_s: float = 30)
     raise AssertionError(f"workers {seen}, expected {expected}")
 
 
+@pytest.mark.services
 def test_fleet_shows_workers_alive_then_late_or_gone(
     browser: Any, tmp_path: Path, dashboard_built: None, redis_broker: str, offsite: list[str]
 ) -> None:
