@@ -312,3 +312,22 @@ def test_status_type_filter_offers_every_event_type() -> None:
     from murmur.events import EventType
 
     assert set(_EVENT_TYPES) == {t.value for t in EventType}
+
+
+def test_status_describes_process_events() -> None:
+    """`murmur status` lines say what a process emitted, which endpoint ran, why it failed."""
+    from murmur_server._status import _detail
+
+    from murmur.events import EventType, RuntimeEvent
+
+    def line(event_type: EventType, **payload: object) -> str:
+        return _detail(RuntimeEvent(event_type=event_type, agent_name="main", payload=payload))
+
+    assert line(EventType.PROCESS_EMITTED, type="ready", data=None) == "ready: None"
+    assert line(EventType.ENDPOINT_CALLED, endpoint="add_task") == "add_task"
+    assert line(EventType.PROCESS_FAILED, code="process_failed", error="boom") == (
+        "process_failed: boom"
+    )
+    assert line(EventType.PROCESS_CANCELLED, reason="parent 'main' ended") == (
+        "parent 'main' ended"
+    )

@@ -34,6 +34,9 @@ _STYLE = {
     EventType.TASK_REJECTED: "red",
     EventType.SPAWN_REFUSED: "yellow",
     EventType.AGENT_RETRIED: "yellow",
+    EventType.PROCESS_DONE: "green",
+    EventType.PROCESS_FAILED: "red",
+    EventType.PROCESS_CANCELLED: "yellow",
 }
 
 
@@ -60,8 +63,18 @@ def _detail(event: RuntimeEvent) -> str:
     if event.event_type is EventType.AGENT_COMPLETED:
         tokens = int(p.get("input_tokens") or 0) + int(p.get("output_tokens") or 0)
         return f"{p.get('duration_ms', 0):.0f} ms, {tokens} tokens"
-    if event.event_type in (EventType.AGENT_FAILED, EventType.GROUP_FAILED):
+    if event.event_type in (
+        EventType.AGENT_FAILED,
+        EventType.GROUP_FAILED,
+        EventType.PROCESS_FAILED,
+    ):
         return f"{p.get('code', '')}: {p.get('error', '')}"[:80]
+    if event.event_type is EventType.PROCESS_EMITTED:
+        return f"{p.get('type', '')}: {p.get('data', '')}"[:80]
+    if event.event_type in (EventType.ENDPOINT_CALLED, EventType.ENDPOINT_RETURNED):
+        return str(p.get("endpoint") or "")
+    if event.event_type is EventType.PROCESS_CANCELLED:
+        return str(p.get("reason") or "")
     if "tool" in p:
         return str(p["tool"])
     if event.event_type is EventType.WORKER_HEARTBEAT:
