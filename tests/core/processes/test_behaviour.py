@@ -615,3 +615,21 @@ async def test_two_roots_on_one_runtime_keep_their_own_logs(murmur_home) -> None
         words = [x["payload"]["data"] for x in lines if x["event_type"] == "process_emitted"]
         assert len(words) == 1
         assert sum(x["event_type"] == "agent_completed" for x in lines) == 1
+
+
+async def test_sending_to_an_agent_from_inside_its_own_turn_is_refused() -> None:
+    """A handler that sends to its own agent would wait forever: it fails the turn instead."""
+
+    @agent_process
+    async def proc() -> None:
+        bot = await agent("bot", model=calling(lambda p, i: ("again", {}) if p == "go" else None))
+
+        @bot.on("again")
+        async def again() -> str:
+            """Talk to yourself."""
+            return await bot.send("nested")
+
+        await bot.send("go")
+
+    with pytest.raises(SpawnError, match="inside its own turn"):
+        await proc()

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +28,9 @@ from murmur.types import TaskSpec, TrustLevel
 __all__ = ["AgentHandle", "agent"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_turns: ContextVar[frozenset[int]] = ContextVar("murmur_handle_turns", default=frozenset())
+"""The handles whose turn the current code runs inside (a tool handler, an endpoint)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +163,16 @@ class AgentHandle:
             MurmurError: the turn failed (budget, spawn cap, trust violation, provider...).
         """
         process = self.process
+        if id(self) in _turns.get():
+            raise SpawnError(
+                f"agent {self.name!r} was sent a message from inside its own turn (a tool "
+                "handler or an endpoint it called); its turns run one at a time, so this would "
+                "wait forever. Return the text from the handler instead, or spawn() a process "
+                "that sends after the turn",
+                code="reentrant_turn",
+            )
         async with self._turn:
+            token = _turns.set(_turns.get() | {id(self)})
             task = TaskSpec(
                 input=message,
                 trace_id=new_id(),
@@ -171,6 +184,7 @@ class AgentHandle:
                 result = await process.runtime.run(self.agent_spec(), task)
             finally:
                 process.live.unwatch(task.trace_id)
+                _turns.reset(token)
             self.turns += 1
             if not result.is_ok():
                 assert result.error is not None
