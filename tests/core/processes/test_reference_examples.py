@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from murmur import Agent, AgentRuntime
+import pytest
+
+from murmur import Agent, AgentRuntime, SpawnError
 from murmur.processes import (
     agent,
     agent_process,
@@ -71,6 +73,18 @@ async def test_quick_start_finishes_with_the_summary_the_agent_reports() -> None
     with use_runtime(runtime):
         result = await run_task("Write 10 diverse haikus about git rebase.")
     assert result == "did: Write 10 diverse haikus about git rebase."
+
+
+async def test_quick_start_fails_with_the_reason_the_agent_gives_up_with() -> None:
+    """When the agent calls give_up, the process raises the typed failure with its reason."""
+    runtime = AgentRuntime()
+    runtime.register(haiku_worker())
+    with use_runtime(runtime), pytest.raises(SpawnError) as caught:
+        await run_task("Prove P = NP (impossible).")
+    assert (caught.value.code, caught.value.details["reason"]) == (
+        "process_failed",
+        "gave_up: cannot",
+    )
 
 
 # -- Composition --------------------------------------------------------------------------
