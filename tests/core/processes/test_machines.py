@@ -18,6 +18,7 @@ from murmur.processes import (
     machine,
     use_runtime,
 )
+from murmur.testing.machines import MachineContract
 from murmur.types import TrustLevel
 
 
@@ -127,3 +128,11 @@ async def test_a_plugin_provides_a_machine_kind_through_the_hook() -> None:
 
     with use_runtime(runtime):
         assert await proc() == "sandbox:1: ls"
+
+
+class TestLocalMachineContract(MachineContract):
+    """The built-in local machine passes the machine contract."""
+
+    @pytest.fixture
+    def machine(self) -> LocalMachine:
+        return LocalMachine(timeout_s=10)
