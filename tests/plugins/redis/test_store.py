@@ -227,7 +227,8 @@ async def test_a_wrong_type_key_fails_the_run_and_writes_nothing(prefix: str) ->
         found = await _raw(lambda c: c.keys(prefix + "*"))
         return sorted(k.decode().removeprefix(prefix) for k in found)
 
-    assert await keys() == ["runs:all"]
+    # Only the events may have been written since (by a later batch, on its timer).
+    assert [k for k in await keys() if not k.startswith("ev:")] == ["runs:all"]
     await runtime.aclose()
     after = await keys()
     assert [k for k in after if k.startswith(("run:", "runs:"))] == ["runs:all"]
