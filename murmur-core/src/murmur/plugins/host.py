@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
-import structlog
 
 from murmur import hookspecs
 from murmur.core.errors import MurmurError, RegistryError
+from murmur.core.logs import get_logger
 from murmur.plugins import builtin
 from murmur.plugins._discovery import (
     DISABLE_ENV_VAR,
@@ -24,7 +24,7 @@ from murmur.plugins._discovery import (
 
 __all__ = ["INSTALL_HINTS", "PluginFailure", "PluginHost", "plugin_object", "plugin_problems"]
 
-log = structlog.get_logger("murmur.plugins")
+log = get_logger("murmur.plugins")
 
 INSTALL_HINTS: dict[str, dict[str, str]] = {
     "murmur.backends": {

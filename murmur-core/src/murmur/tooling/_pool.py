@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, runtime_checkable
 
-import structlog
-
 from murmur.core.errors import RegistryError
+from murmur.core.logs import get_logger
 
 __all__ = ["ToolsetPool", "ToolsetProvider"]
 
-log = structlog.get_logger("murmur.tools")
+log = get_logger("murmur.tools")
 
 _CLOSE_TIMEOUT_S = 10.0
 

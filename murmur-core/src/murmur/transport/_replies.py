@@ -17,11 +17,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-import structlog
+from murmur.core.logs import get_logger
 
 __all__ = ["ReplyGrace"]
 
-log = structlog.get_logger("murmur.transport")
+log = get_logger("murmur.transport")
 
 _GONE_MEMORY_S = 60.0
 _GONE_MAX = 4096

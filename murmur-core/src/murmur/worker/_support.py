@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
 from murmur.core.budget import TokenBudget
 from murmur.core.errors import MurmurError, RegistryError, SpawnError
+from murmur.core.logs import get_logger
 from murmur.execution._context import ExecutionContext
 from murmur.execution._spawns import SpawnCounter
 from murmur.runtime import AgentRuntime
@@ -39,7 +38,7 @@ __all__ = [
     "result_frame",
 ]
 
-log = structlog.get_logger("murmur.worker")
+log = get_logger("murmur.worker")
 
 _OP_TIMEOUT = 10.0
 _MAX_ID = 256

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from murmur.agent import Agent
 from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
 from murmur.core.json import dump_value
+from murmur.core.logs import get_logger
 from murmur.events._emitters import EventEmitter, LogEventEmitter
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.plugins.host import PluginHost
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Worker", "WorkerStats", "default_consumer_id"]
 
-log = structlog.get_logger("murmur.worker")
+log = get_logger("murmur.worker")
 
 _OP_TIMEOUT = 10.0
 _POLL_S = 1.0
