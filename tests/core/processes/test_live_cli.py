@@ -69,7 +69,8 @@ def test_the_live_run_cli_drives_a_running_program(murmur_home: Path) -> None:
         assert tail.stdout is not None
         first = tail.stdout.readline()  # tail is connected: it replays from the start
         assert json.loads(invoke("call", "finish", "note=done here")) == "finishing"
-        out = first + tail.communicate(timeout=30)[0]
+        out = first + tail.stdout.read()  # not communicate(): it would skip buffered lines
+        assert tail.wait(timeout=30) == 0
         assert program.wait(timeout=30) == 0
         assert program.stdout.read().strip() == "RESULT done here"
     finally:
@@ -77,7 +78,7 @@ def test_the_live_run_cli_drives_a_running_program(murmur_home: Path) -> None:
             program.kill()
     types = [json.loads(line)["event_type"] for line in out.splitlines()]
     assert types[0] == "process_started"  # replayed from the start
-    assert {"agent_completed", "endpoint_called", "process_emitted"} <= set(types)
+    assert {"agent_completed", "endpoint_called", "process_emitted"} <= set(types), types
     assert types[-1] == "process_done"
     assert invoke().strip() == "no live runs"
     logs = murmur_home / "logs" / run.execution_id
