@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from murmur.processes._agent import AgentHandle, agent
     from murmur.processes._decorator import ProcessFunction, agent_process, spawn, use_runtime
+    from murmur.processes._handle import ProcessHandle, bubble
     from murmur.processes._machines import CommandResult, LocalMachine, Machine, machine
     from murmur.processes._process import (
         Endpoint,
         ProcessEvent,
-        ProcessHandle,
-        bubble,
         current_runtime,
         done,
         emit,
@@ -83,13 +82,13 @@ _LAZY = {
     "machine": "murmur.processes._machines",
     "restarting": "murmur.processes._supervise",
     "worker_pool": "murmur.processes._supervise",
+    "ProcessHandle": "murmur.processes._handle",
+    "bubble": "murmur.processes._handle",
     **{
         name: "murmur.processes._process"
         for name in (
             "Endpoint",
             "ProcessEvent",
-            "ProcessHandle",
-            "bubble",
             "current_runtime",
             "done",
             "emit",

@@ -19,14 +19,10 @@ from murmur.core.errors import RegistryError, SpawnError
 from murmur.core.ids import new_id
 from murmur.core.json import dump_value
 from murmur.processes._control import ControlServer
+from murmur.processes._handle import ProcessHandle
 from murmur.processes._home import logs_dir, socket_path
 from murmur.processes._live import Live
-from murmur.processes._process import (
-    Process,
-    ProcessHandle,
-    current_process,
-    maybe_current,
-)
+from murmur.processes._process import Process, current_process, maybe_current
 from murmur.runtime import AgentRuntime
 
 __all__ = ["ProcessFunction", "agent_process", "spawn", "use_runtime"]

@@ -9,7 +9,8 @@ from typing import Any
 from murmur.core.errors import MurmurError, SpawnError
 from murmur.core.fanout import bounded_map
 from murmur.processes._decorator import ProcessFunction, ProcessOptions, spawn
-from murmur.processes._process import bubble, current_process, emit
+from murmur.processes._handle import bubble
+from murmur.processes._process import current_process, emit
 
 __all__ = ["restarting", "worker_pool"]
 
