@@ -1,10 +1,11 @@
 """Kernel overhead benchmarks, reported as ratios against a baseline in the same run.
 
-    uv run python benchmarks/kernel.py [--runs 100] [--reps 15] [--json]
+    uv run python benchmarks/kernel.py [--pairs 1000] [--reps 41] [--tasks 2000] [--json]
 
 1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same no-work
-   FunctionModel, in interleaved pairs of blocks (raw, murmur, raw, murmur, ...; the order
-   alternates so neither side always runs second), each pair giving one ratio. Reported for
+   FunctionModel, in pairs of single runs (raw then murmur, murmur then raw, alternating), each
+   pair giving one ratio, in CPU time of this thread; a trial's figure is the median of its
+   `--pairs` ratios, and the spread is over 5 trials (3 for the log emitter). Reported for
    a runtime with the default settings except the event emitter (`AgentRuntime()` logs every
    event to stderr; the benchmark uses `NullEventEmitter`, the setting of a runtime whose
    events go to a store or OTel) and, separately, with the default emitter writing to
@@ -19,9 +20,9 @@
    module it is spent in (events, ids, middleware, runtime and context, logging, plugin host),
    beside the whole run.
 
-Every figure is the median of `--reps` interleaved repetitions with its spread (min-max and
-the interquartile range). Ratios are measured on CPU time of the benchmark's thread (what the
-run costs, undisturbed by other processes on a shared machine) and on wall time.
+Every other figure is the median of `--reps` interleaved repetitions of blocks with its spread
+(min-max and the interquartile range), on CPU time of the benchmark's thread (what the run
+costs, undisturbed by other processes on a shared machine) and on wall time.
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ async def paired(
 
 
 async def per_run_overhead(runs: int, reps: int, emitter: Any) -> dict[str, Any]:
+    """`reps` trials of `runs` pairs of single runs (raw, murmur; the order alternates).
+
+    Pairing single runs keeps the machine's drift out of each ratio; each trial's figure is
+    the median of its pairs' ratios, and the spread is over the trials.
+    """
     raw = PAAgent(MODEL)
     runtime = AgentRuntime(event_emitter=emitter)
     agent = Agent(name="bench", model=MODEL)
@@ -111,20 +117,38 @@ async def per_run_overhead(runs: int, reps: int, emitter: Any) -> dict[str, Any]
         await runtime.run(agent, "warm")
         await raw.run("warm")
 
-    async def murmur_block() -> None:
-        for _ in range(runs):
-            result = await runtime.run(agent, TaskSpec(input="x"))
-            if not result.is_ok():
-                raise SystemExit(f"NOT A RESULT: a run failed: {result.error}")
+    async def murmur_run() -> float:
+        started = time.thread_time()
+        result = await runtime.run(agent, TaskSpec(input="x"))
+        spent = time.thread_time() - started
+        if not result.is_ok():
+            raise SystemExit(f"NOT A RESULT: a run failed: {result.error}")
+        return spent
 
-    async def raw_block() -> None:
-        for _ in range(runs):
-            await raw.run("x")
+    async def raw_run() -> float:
+        started = time.thread_time()
+        await raw.run("x")
+        return time.thread_time() - started
 
-    found = await paired(raw_block, murmur_block, reps)
-    found["raw_us_per_run"] = found.pop("baseline_cpu_s") / runs * 1e6
-    found["murmur_us_per_run"] = found.pop("candidate_cpu_s") / runs * 1e6
-    return found
+    trials, raw_us, murmur_us = [], [], []
+    for _ in range(reps):
+        ratios, raw_t, mur_t = [], [], []
+        for pair in range(runs):
+            if pair % 2:
+                r, m = await raw_run(), await murmur_run()
+            else:
+                m, r = await murmur_run(), await raw_run()
+            ratios.append(m / r)
+            raw_t.append(r)
+            mur_t.append(m)
+        trials.append(statistics.median(ratios))
+        raw_us.append(statistics.median(raw_t) * 1e6)
+        murmur_us.append(statistics.median(mur_t) * 1e6)
+    return {
+        "cpu_ratio": spread(trials),
+        "raw_us_per_run": statistics.median(raw_us),
+        "murmur_us_per_run": statistics.median(murmur_us),
+    }
 
 
 async def gather_throughput(tasks: int, concurrency: int, reps: int) -> dict[str, Any]:
@@ -312,7 +336,8 @@ def _print(name: str, values: dict[str, Any], indent: str = "  ") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=50, help="runs per block")
+    parser.add_argument("--pairs", type=int, default=1000, help="run pairs per trial")
+    parser.add_argument("--runs", type=int, default=50, help="runs per profiled block")
     parser.add_argument("--reps", type=int, default=41, help="interleaved repetitions")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=500)
@@ -332,10 +357,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every benchmark, in order."""
     return {
         "per_run_overhead (target cpu_ratio median <= 1.05)": await per_run_overhead(
-            args.runs, args.reps, NullEventEmitter()
+            args.pairs, 5, NullEventEmitter()
         ),
         "per_run_overhead, default LogEventEmitter to /dev/null": await per_run_overhead(
-            args.runs, max(3, args.reps // 3), LogEventEmitter()
+            args.pairs, 3, LogEventEmitter()
         ),
         "gather_throughput (target median >= 1.05)": await gather_throughput(
             args.tasks, 50, max(3, args.reps // 2)
