@@ -237,7 +237,10 @@ class Process:
         # A task cancelled before it ever ran never entered `_main`: end the process here.
         if self._ended:
             return
-        reason = self._cancel_reason or "cancelled before it started"
+        self._cancelled(self._cancel_reason or "cancelled before it started")
+
+    def _cancelled(self, reason: str) -> None:
+        """End the process as cancelled for `reason` (its error, its event, its end)."""
         self.status = "cancelled"
         self.error = SpawnError(
             f"process {self.name!r} was cancelled: {reason}",
@@ -267,21 +270,8 @@ class Process:
             if self._signal.done() and not self._signal.result()[0]:
                 raise self._failure(self._signal.result()[1])
         except asyncio.CancelledError:
-            reason = self._cancel_reason or "cancelled"
             await self._end_children(f"parent {self.name!r} was cancelled")
-            self.status = "cancelled"
-            self.error = SpawnError(
-                f"process {self.name!r} was cancelled: {reason}",
-                code="process_cancelled",
-                details={"process": self.name, "process_id": self.id, "reason": reason},
-            )
-            self.record(
-                "cancelled",
-                reason,
-                event_type=EventType.PROCESS_CANCELLED,
-                payload={"reason": reason},
-            )
-            self._end()
+            self._cancelled(self._cancel_reason or "cancelled")
             raise
         except TimeoutError:
             self._fail(_timeout(self))
