@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from murmur.core.errors import MurmurError, RegistryError
 from murmur.events import RuntimeEvent
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import aiosqlite
 
 __all__ = ["SQLiteDatabase"]
+
+T = TypeVar("T")
 
 _UPSERT_RUN = """
 INSERT INTO runs (run_id, kind, agent_name, parent_trace_id, status, created_at, updated_at, record)
@@ -246,7 +249,7 @@ class SQLiteDatabase(SharedStoreClient["aiosqlite.Connection", RunRow, Checkpoin
             # The whole transaction is one call on the connection's thread: the write lock
             # is held for the writes only (never across event-loop turns, which a busy
             # machine stretches), and a cancelled caller cannot leave it open.
-            await conn._execute(_write_transaction, conn._conn, batch)
+            await _on_thread(conn, _write_transaction, conn._conn, batch)
 
     def flush_at_exit(self) -> None:
         """Write what is still buffered through a new blocking connection, at interpreter exit.
@@ -280,8 +283,33 @@ class SQLiteDatabase(SharedStoreClient["aiosqlite.Connection", RunRow, Checkpoin
         # another task's transaction has taken rows out of the buffer but not committed them.
         await self.flush()
         async with self.guard("a read"):
-            rows = await conn.execute_fetchall(sql, params)
+            rows = await _on_thread(conn, conn._execute_fetchall, sql, params)
         return [tuple(row) for row in rows]
+
+
+async def _on_thread(conn: aiosqlite.Connection, function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` on the connection's thread; when cancelled, wait for it to end.
+
+    aiosqlite's thread answers on the event loop that asked. A caller cancelled mid-operation
+    (a timeout, or `asyncio.run` cancelling a background flush as the program ends) would
+    otherwise return at once, the loop could close, and the thread would die raising
+    "Event loop is closed" when it answers. The operation's future is a plain future, not a
+    task, so nothing cancels it; waiting for it also means a cancelled write has ended
+    (committed or rolled back) before the cancellation goes on (writes are idempotent, so
+    re-buffering it is harmless).
+
+    Raises:
+        ValueError: the connection is closed (as aiosqlite says it).
+    """
+    if not conn._running or not conn._connection:
+        raise ValueError("Connection closed")
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    conn._tx.put_nowait((future, functools.partial(function, *args)))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 def _write_transaction(
