@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
@@ -21,8 +21,14 @@ from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
 from murmur.context_passer import ContextPasser
 from murmur.core.errors import MurmurError, SpawnError
-from murmur.events._emitters import EventEmitter, LogEventEmitter, MultiEventEmitter, safe_emit
-from murmur.events._model import EventType, RuntimeEvent
+from murmur.events._emitters import (
+    EventEmitter,
+    LogEventEmitter,
+    MultiEventEmitter,
+    NullEventEmitter,
+    emitter_failed,
+)
+from murmur.events._model import EventType, RuntimeEvent, run_event
 from murmur.execution._backend import Backend
 from murmur.execution._context import (
     ExecutionContext,
@@ -37,7 +43,7 @@ from murmur.execution._progress import ProgressCallback
 from murmur.execution._spawns import SpawnCounter
 from murmur.middleware._base import Middleware, Next, compose
 from murmur.middleware._stages import caller_stages, delivered_stages
-from murmur.middleware.prepare import validate_output
+from murmur.middleware.prepare import needs_validation, validate_output
 from murmur.plugins._discovery import PluginIndex
 from murmur.plugins.host import PluginHost
 from murmur.registry._loader import Registry, load_specs
@@ -171,7 +177,13 @@ class AgentRuntime:
             return store
         return self.plugins.resolve_store(store)
 
-    async def _execute(self, ctx: ExecutionContext) -> ExecutionOutcome:
+    def _execute(self, ctx: ExecutionContext) -> Awaitable[ExecutionOutcome]:
+        if needs_validation(ctx.agent, self._backend is self._local):
+            return self._execute_validated(ctx)
+        # The backend's own coroutine: no frame of this for every suspension to pass through.
+        return self._backend.execute(ctx, remaining_tokens=ctx.remaining_tokens)
+
+    async def _execute_validated(self, ctx: ExecutionContext) -> ExecutionOutcome:
         outcome = await self._backend.execute(ctx, remaining_tokens=ctx.remaining_tokens)
         outcome.output = validate_output(ctx, outcome.output)
         return outcome
@@ -232,29 +244,48 @@ class AgentRuntime:
 
     # -- events -------------------------------------------------------------------------
 
+    @property
+    def observed(self) -> bool:
+        """Whether anything sees this runtime's events.
+
+        False with a `NullEventEmitter` and no plugin implementing `murmur_event`: then the
+        runtime does not build its events at all.
+        """
+        return type(self.event_emitter) is not NullEventEmitter or (
+            self._host is not None and self._host.hears_events
+        )
+
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver an event to the emitter and to every plugin's `murmur_event` hook.
 
         A failing emitter or hook is logged and never fails the run.
         """
-        await safe_emit(self.event_emitter, event)
-        if self._host is not None:
-            self._host.notify_event(event)
+        emitter = self.event_emitter
+        try:  # safe_emit, inline: one coroutine fewer per event
+            await emitter.emit(event)
+        except Exception as exc:  # an emitter must never fail a run
+            emitter_failed(emitter, event, exc)
+        host = self._host
+        if host is not None and host.hears_events:
+            host.notify_event(event)
 
     async def emit_for(
         self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
     ) -> None:
         """Emit an event about the run `ctx`."""
-        await self.emit(
-            RuntimeEvent(
-                event_type=event_type,
-                agent_name=ctx.agent.name,
-                task_id=ctx.task.id,
-                trace_id=ctx.trace_id,
-                parent_trace_id=ctx.parent_trace_id,
-                payload=payload,
-            )
+        if not self.observed:
+            return  # nobody would see it: not even built
+        event = run_event(
+            event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
         )
+        emitter = self.event_emitter
+        try:  # `emit`, inline: one coroutine fewer per event of every run
+            await emitter.emit(event)
+        except Exception as exc:  # an emitter must never fail a run
+            emitter_failed(emitter, event, exc)
+        host = self._host
+        if host is not None and host.hears_events:
+            host.notify_event(event)
 
     # -- registry -----------------------------------------------------------------------
 
@@ -328,7 +359,21 @@ class AgentRuntime:
             resolved = self.get_agent(agent) if isinstance(agent, str) else agent
         except MurmurError as exc:
             return AgentResult.failed(exc, self._metadata_for_unknown(str(agent), spec))
-        return await self._dispatch(resolved, spec)
+        if not self._started:
+            try:
+                await self.start()
+            except MurmurError as exc:  # e.g. the broker is down: a result, tried again later
+                return AgentResult.failed(exc, self._metadata_for_unknown(resolved.name, spec))
+        # _result_of directly: each frame between the caller and the model is passed through
+        # by every suspension of the run.
+        ctx = new_context(
+            resolved,
+            spec,
+            runtime=self,
+            backend=self._backend.name,
+            token_budget=self.options.token_budget,
+        )
+        return await self._result_of(ctx, self._pipeline)
 
     async def gather(
         self,
@@ -483,14 +528,6 @@ class AgentRuntime:
             token_budget=self.options.token_budget,
         )
 
-    async def _dispatch(self, agent: Agent[Any], task: TaskSpec) -> AgentResult[Any]:
-        if not self._started:
-            try:
-                await self.start()
-            except MurmurError as exc:  # e.g. the broker is down: a result, tried again later
-                return AgentResult.failed(exc, self._metadata_for_unknown(agent.name, task))
-        return await self.execute_context(self.context_for(agent, task))
-
     async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Run a prepared context through the pipeline and build its result."""
         return await self._result_of(ctx, self._pipeline)
@@ -521,6 +558,9 @@ class AgentRuntime:
             return AgentResult.failed(error, result_metadata(ctx, started, None))
         finally:
             leave_run(token)
-        return AgentResult.ok(
-            outcome.output, result_metadata(ctx, started, outcome), outcome.messages
+        return AgentResult(
+            metadata=result_metadata(ctx, started, outcome),
+            value=outcome.output,
+            # The run's own list (`all_messages()` is a copy already): not copied again.
+            messages=outcome.messages if outcome.messages is not None else [],
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from murmur.core.budget import TokenBudget
 from murmur.core.errors import MurmurError
 from murmur.core.ids import new_id
+from murmur.core.trusted import fill_trusted
 
 __all__ = [
     "AgentResult",
@@ -60,6 +61,26 @@ class TaskSpec(BaseModel):
     parent_trace_id: str | None = None
     token_budget: TokenBudget | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's generated signature
+
+        def __init__(self, **data: Any) -> None:
+            if data.keys() <= _INPUT_ONLY and type(self) is TaskSpec:
+                # `TaskSpec(input=x)`, the common case: nothing to validate (`input` is Any).
+                values = {
+                    "input": data.get("input"),
+                    "id": new_id(),
+                    "trace_id": new_id(),
+                    "parent_trace_id": None,
+                    "token_budget": None,
+                    "metadata": {},
+                }
+                fill_trusted(self, values, set(data))
+                return
+            super().__init__(**data)
+
+
+_INPUT_ONLY = frozenset({"input"})
 
 
 @dataclass(frozen=True, slots=True)

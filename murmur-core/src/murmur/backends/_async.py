@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from murmur.execution._backend import Backend
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from murmur.backends._pydantic_ai import PydanticAIExecutor
     from murmur.execution._context import ExecutionContext
     from murmur.execution._outcome import ExecutionOutcome
@@ -35,8 +37,8 @@ class AsyncBackend(Backend):
             self._executor = PydanticAIExecutor(runtime.tools, runtime.toolsets)
         return self._executor
 
-    async def execute(
+    def execute(
         self, ctx: ExecutionContext, *, remaining_tokens: int | None
-    ) -> ExecutionOutcome:
-        """Run one attempt in this process."""
-        return await self.executor(ctx.runtime).execute(ctx, remaining_tokens=remaining_tokens)
+    ) -> Awaitable[ExecutionOutcome]:
+        """Run one attempt in this process (the executor's own coroutine: no frame of this)."""
+        return self.executor(ctx.runtime).execute(ctx, remaining_tokens=remaining_tokens)

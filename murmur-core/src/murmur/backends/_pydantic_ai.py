@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,7 @@ from murmur.core.errors import (
     TrustViolationError,
 )
 from murmur.core.providers import check_model_string, missing_sdk
-from murmur.events._model import EventType, RuntimeEvent
+from murmur.events._model import EventType
 from murmur.execution._context import ExecutionContext, current_context
 from murmur.execution._outcome import ExecutionOutcome
 from murmur.tooling._pool import ToolsetPool, ToolsetProvider
@@ -55,6 +54,7 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 512
+_NO_LIMITS = UsageLimits(request_limit=None)  # PydanticAI reads it and never changes it
 
 
 def _models(agent: Agent) -> tuple[Any, ...]:
@@ -108,16 +108,7 @@ async def _emit(ctx: ExecutionContext, event_type: EventType, payload: dict[str,
     runtime = ctx.runtime
     if runtime is None:
         return
-    await runtime.emit(
-        RuntimeEvent(
-            event_type=event_type,
-            agent_name=ctx.agent.name,
-            task_id=ctx.task.id,
-            trace_id=ctx.trace_id,
-            parent_trace_id=ctx.parent_trace_id,
-            payload=payload,
-        )
-    )
+    await runtime.emit_for(ctx, event_type, payload)
 
 
 def _preview(value: Any, limit: int = 500) -> Any:
@@ -340,21 +331,6 @@ def map_exception(exc: BaseException, agent: Agent) -> MurmurError:
     )
 
 
-def _cost(messages: Sequence[Any]) -> float | None:
-    total = 0.0
-    priced = False
-    for message in messages:
-        cost_fn = getattr(message, "cost", None)
-        if cost_fn is None or getattr(message, "kind", None) != "response":
-            continue
-        try:
-            total += float(cost_fn().total_price)
-            priced = True
-        except Exception:  # unknown model: cost is best-effort
-            continue
-    return total if priced else None
-
-
 class PydanticAIExecutor:
     """Builds (once, cached) and runs the PydanticAI agent for a murmur `Agent`."""
 
@@ -397,7 +373,11 @@ class PydanticAIExecutor:
         """Run one attempt of `ctx` and return its validated output and usage."""
         agent = ctx.agent
         pa_agent = self.build(agent)
-        limits = UsageLimits(total_tokens_limit=remaining_tokens, request_limit=None)
+        limits = (
+            _NO_LIMITS
+            if remaining_tokens is None
+            else UsageLimits(total_tokens_limit=remaining_tokens, request_limit=None)
+        )
         spent = RunUsage()  # filled in as the run goes, so a stopped run still says what it used
         try:
             result = await pa_agent.run(
@@ -423,7 +403,9 @@ class PydanticAIExecutor:
             output_tokens=usage.output_tokens or 0,
             requests=usage.requests,
             tool_calls=usage.tool_calls,
-            cost_usd=_cost(messages),
+            # PydanticAI prices each response once, best effort (None when the model is not
+            # in genai-prices, e.g. test and function models) and sums it into the run's usage.
+            cost_usd=float(usage.cost) if usage.cost is not None else None,
             model=agent.model_name,
             messages=messages,
         )

@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from murmur.core.ids import new_id
+from murmur.core.trusted import trusted_model
 
-__all__ = ["EventType", "RuntimeEvent"]
+__all__ = ["EventType", "RuntimeEvent", "run_event"]
 
 
 class EventType(StrEnum):
@@ -68,3 +69,43 @@ class RuntimeEvent(BaseModel):
     def from_json(cls, data: str | bytes) -> RuntimeEvent:
         """Parse an event produced by `to_json`."""
         return cls.model_validate_json(data)
+
+
+_RUN_EVENT_FIELDS = (
+    "event_type",
+    "agent_name",
+    "task_id",
+    "trace_id",
+    "parent_trace_id",
+    "payload",
+)
+
+
+def run_event(
+    event_type: EventType,
+    agent_name: str,
+    task_id: str,
+    trace_id: str,
+    parent_trace_id: str | None,
+    payload: dict[str, Any],
+) -> RuntimeEvent:
+    """The event `RuntimeEvent(event_type=..., ..., payload=payload)` builds, unvalidated.
+
+    For the kernel's own events about a run, whose fields it holds typed already: validating
+    them costs a run more than the rest of its event (see `murmur.core.trusted`). `payload`
+    is kept, not copied: pass a dict nobody changes afterwards.
+    """
+    return trusted_model(
+        RuntimeEvent,
+        {
+            "event_type": event_type,
+            "agent_name": agent_name,
+            "task_id": task_id,
+            "trace_id": trace_id,
+            "parent_trace_id": parent_trace_id,
+            "timestamp": time.time(),
+            "payload": payload,
+            "id": new_id(),
+        },
+        set(_RUN_EVENT_FIELDS),
+    )

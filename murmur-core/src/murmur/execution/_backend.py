@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from murmur.execution._context import ExecutionContext
     from murmur.execution._outcome import ExecutionOutcome
 
@@ -27,10 +29,13 @@ class Backend(ABC):
         """Connect (called once, lazily, before the first run)."""
 
     @abstractmethod
-    async def execute(
+    def execute(
         self, ctx: ExecutionContext, *, remaining_tokens: int | None
-    ) -> ExecutionOutcome:
-        """Execute one attempt and return its validated output and usage."""
+    ) -> Awaitable[ExecutionOutcome]:
+        """Execute one attempt and return its validated output and usage.
+
+        Write it as `async def execute(...)`.
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -135,6 +135,10 @@ class RuntimeProtocol(Protocol):
     def context_passer(self, name: str) -> ContextPasser:
         """A context passer by registered name."""
 
+    @property
+    def observed(self) -> bool:
+        """Whether anything sees this runtime's events (an emitter, a plugin's event hook)."""
+
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver an event to the emitter and the plugins' event hooks."""
 

@@ -15,9 +15,14 @@ Next = Callable[["ExecutionContext"], Awaitable["ExecutionOutcome"]]
 
 
 class Middleware(Protocol):
-    """One pipeline stage. Call `call_next(ctx)` to continue; raise a `MurmurError` to fail."""
+    """One pipeline stage. Call `call_next(ctx)` to continue; raise a `MurmurError` to fail.
 
-    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+    Write it as `async def __call__(self, ctx, call_next)`. A plain `def` returning an
+    awaitable works too: the kernel's stages return `call_next(ctx)` itself when they have
+    nothing to do around it, so a run's every suspension does not pass through their frames.
+    """
+
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
         """Run this stage around the rest of the pipeline."""
         ...
 

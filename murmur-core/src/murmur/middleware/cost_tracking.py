@@ -10,6 +10,8 @@ from murmur.core.errors import BudgetExceededError
 from murmur.events._model import EventType
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from murmur.execution._context import ExecutionContext
     from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
@@ -23,11 +25,14 @@ class CostTrackingMiddleware:
     On a hit it emits `BUDGET_EXCEEDED` and fails the run with `BudgetExceededError`.
     """
 
-    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
         """Pre-check, run with the remaining tokens as a hard limit, post-charge."""
+        if not ctx.budgets:
+            return call_next(ctx)  # nothing to charge: no frame of this stage in the run
+        return self._charged(ctx, call_next)
+
+    async def _charged(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
         budgets = ctx.budgets
-        if not budgets:
-            return await call_next(ctx)
         remaining: int | None = None
         try:
             for budget in budgets:

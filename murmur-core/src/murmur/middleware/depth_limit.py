@@ -9,6 +9,8 @@ from murmur.events._model import EventType
 from murmur.execution._spawns import SpawnCounter
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from murmur.execution._context import ExecutionContext
     from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
@@ -29,14 +31,18 @@ class DepthLimitMiddleware:
 
     def _limit(self, ctx: ExecutionContext) -> int | None:
         """The tightest depth limit: this runtime's, or one inherited from the caller."""
-        limits = [m for m in (self.max_depth, ctx.max_depth) if m is not None]
-        return min(limits) if limits else None
+        mine, inherited = self.max_depth, ctx.max_depth
+        if mine is None or (inherited is not None and inherited < mine):
+            return inherited
+        return mine
 
     def _take(self, ctx: ExecutionContext) -> SpawnCounter | None:
         """Count the run against this runtime's cap and every inherited allowance.
 
         Returns the exhausted counter (nothing counted) if any refuses.
         """
+        if not ctx.spawn_counters:  # a run started here: this runtime's count alone
+            return None if self.counter.take() else self.counter
         counters = (self.counter, *ctx.spawn_counters)
         for counter in counters:
             remaining = counter.remaining
@@ -46,8 +52,8 @@ class DepthLimitMiddleware:
             counter.take()
         return None
 
-    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Check, count, continue."""
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
+        """Check, count, continue (no frame of this stage stays in a run it lets through)."""
         error: MurmurError | None = None
         name = ctx.agent.name
         if name in ctx.ancestors:
@@ -69,9 +75,13 @@ class DepthLimitMiddleware:
                 details={"cap": exhausted.cap},
             )
         if error is not None:
-            if ctx.runtime is not None:
-                await ctx.runtime.emit_for(
-                    ctx, EventType.SPAWN_REFUSED, {"reason": error.code, "error": error.message}
-                )
-            raise error
-        return await call_next(ctx)
+            return _refuse(ctx, error)
+        return call_next(ctx)
+
+
+async def _refuse(ctx: ExecutionContext, error: MurmurError) -> ExecutionOutcome:
+    if ctx.runtime is not None:
+        await ctx.runtime.emit_for(
+            ctx, EventType.SPAWN_REFUSED, {"reason": error.code, "error": error.message}
+        )
+    raise error

@@ -6,6 +6,7 @@ The events are `AGENT_SPAWNED` / `AGENT_COMPLETED` / `AGENT_FAILED`.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 
 from murmur.core.errors import MurmurError
 from murmur.core.json import dump_value
@@ -29,11 +30,22 @@ class ObservabilityMiddleware:
     def __init__(self, *, record: bool = True) -> None:
         self.record = record
 
-    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Frame the run with events and run-store records."""
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
+        """Frame the run with events and run-store records.
+
+        When nothing would see them (no emitter, no event hook, no store to write), the run
+        continues without a frame of this stage.
+        """
         runtime = ctx.runtime
-        if runtime is None:
-            return await call_next(ctx)
+        if runtime is None or (
+            not runtime.observed and (not self.record or runtime.stores is None)
+        ):
+            return call_next(ctx)
+        return self._observed(ctx, call_next)
+
+    async def _observed(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
+        runtime = ctx.runtime
+        assert runtime is not None  # checked by __call__
         started = time.perf_counter()
         stores = runtime.stores if self.record else None
         store = stores.runs if stores is not None else None

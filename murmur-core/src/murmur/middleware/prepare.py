@@ -6,24 +6,25 @@ Prepare is input validation, `pre_process` and the context passer; output valida
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from murmur.context_passer import ContextPasser, ParentContext
+from murmur.context_passer import ContextPasser, NullContextPasser, ParentContext
 from murmur.core.errors import ContextError, MurmurError, SpawnError
 from murmur.execution._context import ExecutionContext
 from murmur.execution._outcome import ExecutionOutcome
 from murmur.middleware._base import Next
 
-__all__ = ["PrepareMiddleware", "validate_output"]
+__all__ = ["PrepareMiddleware", "needs_validation", "validate_output"]
 
 
 class PrepareMiddleware:
     """Validates the input, applies `pre_process`, and prepares context, once per run."""
 
-    async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
-        """Prepare, then continue."""
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
+        """Prepare, then continue (without a frame of its own for an agent with no context)."""
         agent = ctx.agent
         value = ctx.task.input
         if agent.input_type is not None and not isinstance(value, agent.input_type):
@@ -52,14 +53,18 @@ class PrepareMiddleware:
                     "runtime to resolve it; run the agent through AgentRuntime"
                 )
             passer = ctx.runtime.context_passer(passer)
-        ctx.message_history = await _prepare_context(passer, ctx)
-        return await call_next(ctx)
+        if type(passer) is NullContextPasser:  # the default: the child starts fresh
+            ctx.message_history = []
+            return call_next(ctx)
+        return _with_context(passer, ctx, call_next)
 
 
-async def _prepare_context(passer: ContextPasser, ctx: ExecutionContext) -> list[Any]:
+async def _with_context(
+    passer: ContextPasser, ctx: ExecutionContext, call_next: Next
+) -> ExecutionOutcome:
     parent: ParentContext | None = ctx.parent
     try:
-        return list(await passer.prepare(parent, ctx.task))
+        ctx.message_history = list(await passer.prepare(parent, ctx.task))
     except MurmurError:
         raise
     except Exception as exc:
@@ -67,6 +72,7 @@ async def _prepare_context(passer: ContextPasser, ctx: ExecutionContext) -> list
             f"context passer {getattr(passer, 'name', type(passer).__name__)!r} failed for "
             f"agent {ctx.agent.name!r}: {exc!r}"
         ) from exc
+    return await call_next(ctx)
 
 
 def _call_hook(hook: Any, value: Any, agent_name: str, kind: str) -> Any:
@@ -87,6 +93,19 @@ def _errors(exc: ValidationError) -> str:
         f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
         for e in exc.errors(include_url=False)
     )
+
+
+def needs_validation(agent: Any, local: bool) -> bool:
+    """Whether `validate_output` can change a run's output.
+
+    It can when the agent has `post_process` hooks, or a pydantic `output_type` and the output
+    came from a broker (as JSON data); PydanticAI in this process (`local`) returns an
+    instance of the output type already.
+    """
+    if agent.post_process:
+        return True
+    output_type = agent.output_type
+    return not local and isinstance(output_type, type) and issubclass(output_type, BaseModel)
 
 
 def validate_output(ctx: ExecutionContext, output: Any, *, post_process: bool = True) -> Any:

@@ -309,6 +309,11 @@ class PluginHost:
 
     # -- observation hooks: a failing plugin is logged, never fails the caller ------------
 
+    @property
+    def hears_events(self) -> bool:
+        """Whether any plugin implements `murmur_event` (else an event need not be built)."""
+        return bool(self._pm.hook.murmur_event.get_hookimpls())
+
     def notify_event(self, event: Any) -> None:
         """Call `murmur_event(event)` on every plugin; never raises, never blocks on its own."""
         self._call_each("murmur_event", event=event)

@@ -1,0 +1,123 @@
+"""The default event log's lines: structlog's console format, written without structlog.
+
+`LogEventEmitter` writes here when the application configured no logging of its own. The line
+is the one structlog's default `ConsoleRenderer` prints (local time, padded level and event,
+the fields sorted as `key=value`), colored the same way on a terminal, at a tenth of the cost:
+two lines per run through structlog's processor chain cost a no-work run 8-14% of its time;
+these cost well under 1%.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from murmur.events._model import RuntimeEvent
+
+__all__ = ["ConsoleLines"]
+
+_RESET = "\033[0m"
+_BRIGHT = "\033[1m"
+_DIM = "\033[2m"
+_CYAN = "\033[36m"
+_MAGENTA = "\033[35m"
+_LEVEL_STYLES = {"info": "\033[32m" + _BRIGHT, "error": "\033[31m" + _BRIGHT}
+_QUOTED = re.compile("[ \t=\r\n\"']").search
+
+
+def _value(value: Any) -> str:
+    """A value as structlog's console renderer shows it: bare words as-is, the rest repr'd."""
+    if isinstance(value, str) and _QUOTED(value) is None:
+        return value
+    return repr(value)
+
+
+def _colors(stream: TextIO) -> bool:
+    """Color on a terminal, as structlog decides it: `NO_COLOR` wins, `FORCE_COLOR` forces."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # a closed or unusual stream
+        return False
+
+
+class ConsoleLines:
+    """Writes `<time> [<level>] <event> key=value ...` lines to whatever `sys.stderr` is now.
+
+    The stream is looked up at each line (a test's capture, a redirect) and whether it is a
+    terminal is decided once per stream; the timestamp is formatted once per second.
+    """
+
+    __slots__ = ("_colors", "_second", "_stamp", "_stream")
+
+    def __init__(self) -> None:
+        self._stream: Any = None
+        self._colors = False
+        self._second = -1
+        self._stamp = ""
+
+    def event(self, event: RuntimeEvent, include_payload: bool, failed: bool) -> None:
+        """Write the line of `LogEventEmitter` for `event` (ERROR when `failed`, else INFO).
+
+        Its fields: agent, task_id, trace_id, parent_trace_id when set, then the payload's.
+        """
+        fields: dict[str, Any] = {
+            "agent": event.agent_name,
+            "task_id": event.task_id,
+            "trace_id": event.trace_id,
+        }
+        if event.parent_trace_id:
+            fields["parent_trace_id"] = event.parent_trace_id
+        payload = event.payload
+        if include_payload and payload:
+            for key, value in payload.items():
+                fields.setdefault(key, value)
+        self.write("error" if failed else "info", event.event_type.value, fields)
+
+    def write(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        """Write one line (`level` is `"info"` or `"error"`)."""
+        stream = sys.stderr
+        if stream is None:  # no stderr at all (pythonw, a daemon): nowhere to write
+            return
+        if stream is not self._stream:
+            self._stream, self._colors = stream, _colors(stream)
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        keys = tuple(fields)
+        order = _ORDERS.get(keys)
+        if order is None:  # the same few key sets come back line after line
+            order = tuple(sorted(keys))
+            if len(_ORDERS) < 256:
+                _ORDERS[keys] = order
+        parts = []
+        if self._colors:
+            for key in order:
+                parts.append(f"{_CYAN}{key}{_RESET}={_MAGENTA}{_value(fields[key])}{_RESET}")
+            style = _LEVEL_STYLES.get(level, _BRIGHT)
+            head = (
+                f"{_DIM}{self._stamp}{_RESET} [{style}{level:<9}{_RESET}] "
+                f"{_BRIGHT}{event:<30}{_RESET}"
+            )
+        else:
+            for key in order:
+                value = fields[key]
+                if value.__class__ is str and _QUOTED(value) is None:
+                    parts.append(f"{key}={value}")
+                else:
+                    parts.append(f"{key}={value!r}")
+            head = f"{self._stamp} [{level:<9}] {event:<30}"
+        line = f"{head} {' '.join(parts)}".rstrip(" ") if parts else head.rstrip(" ")
+        stream.write(line + "\n")
+        stream.flush()
+
+
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
