@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
-from typing import Any
+from typing import Any, cast
 
 from murmur._durable import iter_batch
 from murmur.agent import Agent
 from murmur.core.errors import MurmurError, SpawnError
-from murmur.core.fanout import bounded_iter
+from murmur.core.fanout import bounded_iter, bounded_map
 from murmur.execution._context import RuntimeProtocol
-from murmur.execution._progress import ProgressCallback, ProgressTracker
+from murmur.execution._progress import ProgressCallback, ProgressTracker, gathers_observed
 from murmur.types import AgentResult, TaskSpec
 
-__all__ = ["batch_limit", "completions"]
+__all__ = ["batch_limit", "completions", "results_in_order"]
 
 
 def batch_limit(runtime: RuntimeProtocol, max_concurrency: int | None, run_id: str | None) -> int:
@@ -67,6 +67,43 @@ async def completions(
         tracker.close()
 
 
+async def results_in_order(
+    runtime: RuntimeProtocol,
+    agent: Agent[Any] | str,
+    specs: list[TaskSpec],
+    *,
+    max_concurrency: int | None,
+    run_id: str | None,
+    on_progress: ProgressCallback | None,
+) -> list[AgentResult[Any]]:
+    """Every task's result, in task order (`gather`).
+
+    A batch that is neither durable nor watched (no store, no `on_progress`, no observer such
+    as `murmur run`'s progress bar) has its runners
+    write each result into its slot: no result passes through a queue and a generator to a
+    consumer waking up for each.
+
+    Raises:
+        SpawnError: as `completions`.
+    """
+    if on_progress is None and runtime.stores is None and not gathers_observed():
+        limit = batch_limit(runtime, max_concurrency, run_id)
+        resolved = agent
+        if isinstance(agent, str):
+            with suppress(MurmurError):  # an unknown name: every run fails alike, as a result
+                resolved = runtime.get_agent(agent)
+        return await bounded_map(specs, lambda _, spec: runtime.run(resolved, spec), limit)
+    results: list[AgentResult[Any] | None] = [None] * len(specs)
+    running = completions(
+        runtime, agent, specs, max_concurrency=max_concurrency, run_id=run_id,
+        on_progress=on_progress,
+    )  # fmt: skip
+    async with aclosing(running) as finished:
+        async for index, result in finished:
+            results[index] = result
+    return cast("list[AgentResult[Any]]", results)  # every slot was filled
+
+
 def _finished_runs(
     runtime: RuntimeProtocol,
     agent: Agent[Any] | str,
@@ -81,8 +118,4 @@ def _finished_runs(
     if runtime.stores is not None and isinstance(agent, Agent):
         return iter_batch(runtime, agent, specs, limit=limit, run_id=run_id)
     resolved = agent
-
-    async def one(_: int, spec: TaskSpec) -> AgentResult[Any]:
-        return await runtime.run(resolved, spec)
-
-    return bounded_iter(specs, one, limit)
+    return bounded_iter(specs, lambda _, spec: runtime.run(resolved, spec), limit)

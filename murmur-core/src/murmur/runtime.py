@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
-from murmur._batches import batch_limit, completions
+from murmur._batches import batch_limit, completions, results_in_order
 from murmur._durable import resume, run_group_durably
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
@@ -412,15 +411,11 @@ class AgentRuntime:
             SpawnError: `max_concurrency` < 1, or `run_id` given without a store.
         """
         specs = [t if isinstance(t, TaskSpec) else TaskSpec(input=t) for t in tasks]
-        results: list[AgentResult[Any] | None] = [None] * len(specs)
-        running = completions(
+        results = await results_in_order(
             self, agent, specs, max_concurrency=max_concurrency, run_id=run_id,
             on_progress=on_progress,
         )  # fmt: skip
-        async with aclosing(running) as finished:
-            async for index, result in finished:
-                results[index] = result
-        return cast("list[AgentResult[OutputT]]", results)  # every slot was filled
+        return cast("list[AgentResult[OutputT]]", results)
 
     def as_completed(
         self,

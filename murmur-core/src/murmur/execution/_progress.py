@@ -22,6 +22,7 @@ __all__ = [
     "GatherObserver",
     "ProgressCallback",
     "ProgressTracker",
+    "gathers_observed",
     "observe_gathers",
 ]
 
@@ -53,6 +54,11 @@ def observe_gathers(observer: GatherObserver) -> Generator[GatherObserver]:
         yield observer
     finally:
         _observer.reset(token)
+
+
+def gathers_observed() -> bool:
+    """Whether an observer (`observe_gathers`) watches the gathers started here."""
+    return _observer.get() is not None
 
 
 class ProgressTracker:
