@@ -1,15 +1,16 @@
 """Kernel overhead benchmarks, reported as ratios against a baseline in the same run.
 
-    uv run python benchmarks/kernel.py [--pairs 1000] [--reps 41] [--tasks 2000] [--json]
+    uv run python benchmarks/kernel.py [--pairs 1000] [--trials 7] [--reps 41] [--tasks 2000] [--json]
 
 1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same no-work
    FunctionModel, in pairs of single runs (raw then murmur, murmur then raw, alternating), each
-   pair giving one ratio, in CPU time of this thread; a trial's figure is the median of its
-   `--pairs` ratios, and the spread is over 5 trials (3 for the log emitter). Reported for
-   a runtime with the default settings except the event emitter (`AgentRuntime()` logs every
-   event to stderr; the benchmark uses `NullEventEmitter`, the setting of a runtime whose
-   events go to a store or OTel) and, separately, with the default emitter writing to
-   /dev/null;
+   pair giving one ratio, in CPU time of the thread; a trial's figure is the median of its
+   `--pairs` ratios, and each of the `--trials` trials runs in a fresh interpreter (a
+   process's memory layout moves a trial by up to a point, so one process is one sample, as
+   an independent harness run several times would see). Reported for the default settings,
+   `AgentRuntime()` (its `LogEventEmitter` writes two lines per run to the process's stderr,
+   /dev/null here), and with `NullEventEmitter` (a runtime whose events go nowhere, or only
+   to a store or OTel, which have their own benchmarks);
 2. gather throughput: `runtime.gather(max_concurrency=50)` vs the pattern users hand-write,
    `asyncio.gather` + `asyncio.Semaphore` around raw PydanticAI runs;
 3. memory per in-flight task: tracemalloc peak with N runs parked inside the model, murmur vs
@@ -159,7 +160,8 @@ def per_run_overhead(runs: int, trials: int, emitter: str) -> dict[str, Any]:
     for _ in range(trials):
         done = subprocess.run(
             [sys.executable, __file__, "--trial", emitter, "--pairs", str(runs)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # the default emitter's lines: written, then dropped
             text=True,
             check=True,
         )
@@ -366,9 +368,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument("--trial", choices=sorted(_EMITTERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.trial:  # one per-run trial, in this fresh interpreter
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-            trial = asyncio.run(per_run_trial(args.pairs, _EMITTERS[args.trial]()))
+    if args.trial:  # one per-run trial, in this fresh interpreter (its stderr is /dev/null)
+        trial = asyncio.run(per_run_trial(args.pairs, _EMITTERS[args.trial]()))
         print(json.dumps(trial))
         return
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):

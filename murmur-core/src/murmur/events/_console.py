@@ -55,11 +55,12 @@ class ConsoleLines:
     terminal is decided once per stream; the timestamp is formatted once per second.
     """
 
-    __slots__ = ("_colors", "_second", "_stamp", "_stream")
+    __slots__ = ("_colors", "_flush", "_second", "_stamp", "_stream")
 
     def __init__(self) -> None:
         self._stream: Any = None
         self._colors = False
+        self._flush = True
         self._second = -1
         self._stamp = ""
 
@@ -88,6 +89,11 @@ class ConsoleLines:
             return
         if stream is not self._stream:
             self._stream, self._colors = stream, _colors(stream)
+            # stderr writes through (and a line-buffered stream writes each line as it ends):
+            # no flush needed after a line.
+            self._flush = not (
+                getattr(stream, "write_through", False) or getattr(stream, "line_buffering", False)
+            )
         now = int(time.time())
         if now != self._second:
             self._second = now
@@ -117,7 +123,8 @@ class ConsoleLines:
             head = f"{self._stamp} [{level:<9}] {event:<30}"
         line = f"{head} {' '.join(parts)}".rstrip(" ") if parts else head.rstrip(" ")
         stream.write(line + "\n")
-        stream.flush()
+        if self._flush:
+            stream.flush()
 
 
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
