@@ -1,6 +1,6 @@
 """Kernel overhead benchmarks, reported as ratios against a baseline in the same run.
 
-    uv run python benchmarks/kernel.py [--pairs 1000] [--trials 7] [--reps 41] [--tasks 2000] [--json]
+    uv run python benchmarks/kernel.py [--pairs 1000] [--trials 7] [--tasks 2000] [--json]
 
 1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same no-work
    FunctionModel, in pairs of single runs (raw then murmur, murmur then raw, alternating), each
