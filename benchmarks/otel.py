@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import statistics
@@ -69,17 +70,50 @@ def _runtime(emitter: EventEmitter) -> AgentRuntime:
     return runtime
 
 
+class _GcClock:
+    """The CPU time the cyclic garbage collector takes, from `gc.callbacks`.
+
+    A collection runs in whichever thread's allocation crosses a generation's threshold, so a
+    collection of garbage the run made may run inside `emit` and be timed as the emitter's.
+    """
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        """All collections."""
+        self.full_s = 0.0
+        """Full (generation 2) collections: rare, tens of ms each, on a big heap."""
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        spent = time.thread_time() - self._started
+        self.cpu_s += spent
+        if info["generation"] == 2:
+            self.full_s += spent
+            self.full += 1
+
+
+GC = _GcClock()
+
+
 class _Timed:
-    """Wraps an emitter and adds up the CPU time spent inside it (this thread's)."""
+    """Wraps an emitter and adds up the CPU time spent inside it (this thread's), and the
+    part of it the garbage collector took."""
 
     def __init__(self, inner: EventEmitter) -> None:
         self.inner = inner
         self.cpu_s = 0.0
+        self.gc_s = 0.0
 
     async def emit(self, event: RuntimeEvent) -> None:
+        gc_before = GC.cpu_s
         started = time.thread_time()
         await self.inner.emit(event)
         self.cpu_s += time.thread_time() - started
+        self.gc_s += GC.cpu_s - gc_before
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -108,18 +142,27 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
     for runtime in sides.values():  # warm: caches, first-import costs
         for _ in range(20):
             await runtime.run(AGENT, TaskSpec(input="warm"))
-    sdk.cpu_s = noop.cpu_s = 0.0
+    sdk.cpu_s = noop.cpu_s = sdk.gc_s = noop.gc_s = 0.0
     times: dict[str, list[float]] = {name: [] for name in sides}
+    young: dict[str, float] = dict.fromkeys(sides, 0.0)
+    full: dict[str, list[float]] = {name: [0, 0.0] for name in sides}
+    gc.callbacks.append(GC)
     order = list(sides)
     for _ in range(blocks):
         random.shuffle(order)
         for name in order:
             runtime = sides[name]
+            gc_before = (GC.cpu_s, GC.full_s, GC.full)
             started = time.process_time()
             for _ in range(runs):
                 result = await runtime.run(AGENT, TaskSpec(input="x"))
                 assert result.is_ok(), result.error
             times[name].append((time.process_time() - started) / runs)
+            full_s = GC.full_s - gc_before[1]
+            young[name] += GC.cpu_s - gc_before[0] - full_s
+            full[name][0] += GC.full - gc_before[2]
+            full[name][1] += full_s
+    gc.callbacks.remove(GC)
     reader.collect()
     tracer_provider.shutdown()
     paired = [o / n for o, n in zip(times["otel"], times["none"], strict=True)]
@@ -127,6 +170,14 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
     none_us = statistics.median(times["none"]) * 1e6
     emit_us = sdk.cpu_s / (runs * blocks) * 1e6
     murmur_us = noop.cpu_s / (runs * blocks) * 1e6
+    emit_gc_us = sdk.gc_s / (runs * blocks) * 1e6
+    young_none_us = young["none"] / (runs * blocks) * 1e6
+    young_otel_us = young["otel"] / (runs * blocks) * 1e6
+    # The emitter's CPU with the collections that ran inside it replaced by the young
+    # collections telemetry adds to the whole run (the `otel` side's over the `none`
+    # side's). Full collections are left out here and reported per side: one or two per
+    # few thousand runs, ~70 ms each, they land on either side at random.
+    by_cause_us = emit_us - emit_gc_us + (young_otel_us - young_none_us)
     return {
         "runs_per_block": runs,
         "blocks": blocks,
@@ -138,6 +189,12 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
         "emit_ratio": round(1 + emit_us / none_us, 3),
         "murmur_us": round(murmur_us, 1),
         "sdk_us": round(emit_us - murmur_us, 1),
+        "emit_gc_us": round(emit_gc_us, 1),
+        "young_gc_none_us": round(young_none_us, 1),
+        "young_gc_otel_us": round(young_otel_us, 1),
+        "full_gc": {name: [n, round(t * 1e3, 1)] for name, (n, t) in full.items()},
+        "emit_by_cause_us": round(by_cause_us, 1),
+        "emit_by_cause_ratio": round(1 + by_cause_us / none_us, 3),
     }
 
 
@@ -157,7 +214,13 @@ def main() -> None:
     print(f"CPU inside the emitter per run:  {result['emit_us']:9.1f} us")
     print(f"  of which the SDK:              {result['sdk_us']:9.1f} us")
     print(f"  of which murmur:               {result['murmur_us']:9.1f} us")
+    print(f"  of which GC ran inside emit:   {result['emit_gc_us']:9.1f} us")
+    young_gc = f"{result['young_gc_none_us']:.1f} / {result['young_gc_otel_us']:.1f}"
+    print(f"young GC per run, none / otel:   {young_gc:>9} us")
+    full_gc = ", ".join(f"{k} {n} ({ms} ms)" for k, (n, ms) in result["full_gc"].items())
+    print(f"full collections in the blocks:  {full_gc}")
     print(f"emitter ratio (target <= 1.05):  {result['emit_ratio']:9.3f}x")
+    print(f"emitter ratio, GC by cause:      {result['emit_by_cause_ratio']:9.3f}x")
 
 
 if __name__ == "__main__":

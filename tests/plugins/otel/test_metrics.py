@@ -210,3 +210,34 @@ def _series(telemetry: Telemetry) -> set[tuple[str, tuple[tuple[str, str], ...]]
         (name, tuple(sorted((k, str(v)) for k, v in attrs.items())))
         for name, attrs in _all_points(telemetry)
     }
+
+
+async def test_tool_calls_add_up_per_series_and_invented_tool_names_are_capped() -> None:
+    """Repeated calls add up in one cumulative, monotonic series per agent and tool (the
+    series a call records with are built once and reused); past the cap, tool names are
+    _OTHER in the counter and the duration alike."""
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, Sum
+
+    telemetry = make_telemetry()
+    assert telemetry.emitter.metrics is not None
+    telemetry.emitter.metrics._bounded.limit = 3
+    runtime = AgentRuntime(event_emitter=telemetry.emitter)
+    for i in range(6):
+        runtime.tools.register(f"tool{i}", lambda: "done", read_only=True)
+    for _ in range(2):
+        for i in range(6):
+            agent = Agent(name="a", model=calls_then_answers(f"tool{i}", {}), tools=(f"tool{i}",))
+            assert (await runtime.run(agent, "x")).is_ok()
+
+    calls = telemetry.metric("murmur.tool_calls").data
+    assert isinstance(calls, Sum)
+    assert calls.is_monotonic
+    assert calls.aggregation_temporality is AggregationTemporality.CUMULATIVE
+    counted = {p.attributes[sc.TOOL_NAME]: p.value for p in calls.data_points}
+    assert counted == {"tool0": 2, "tool1": 2, "tool2": 2, "_OTHER": 6}
+    timed = {p.attributes[sc.TOOL_NAME]: p.count for p in telemetry.points(sc.TOOL_DURATION)}
+    assert timed == counted
+    (active,) = telemetry.points("murmur.runs.active")
+    assert active.value == 0
+    (runs,) = telemetry.points("murmur.runs")
+    assert runs.value == 12

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from murmur_otel._configure import configure_from_env, has_global_providers
 from murmur_otel._configure import wants_env_configuration as _wants_env
 from murmur_otel._metrics import OTelMetricsEmitter
-from murmur_otel._origin import origin_of
+from murmur_otel._origin import Origin, origin_of
 from murmur_otel._traces import OTelTraceEmitter
 
 if TYPE_CHECKING:
@@ -63,11 +63,19 @@ class OTelEmitter:
         self.traces: OTelTraceEmitter | None = (
             OTelTraceEmitter(tracer_provider=tracer_provider) if traces else None
         )
+        # Each event goes straight to the handlers of its type (most events have one or two).
+        self._on_trace = self.traces.handlers() if self.traces is not None else {}
+        self._on_metric = self.metrics.handlers() if self.metrics is not None else {}
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Record one event as spans, then as metrics."""
+        kind = event.event_type
+        on_trace = self._on_trace.get(kind)
+        on_metric = self._on_metric.get(kind)
+        if on_trace is None and on_metric is None:
+            return
         origin, ctx = origin_of(event)
-        if self.traces is not None:
-            self.traces.handle(event, origin, ctx)
-        if self.metrics is not None:
-            self.metrics.handle(event, origin, ctx)
+        if on_trace is not None and origin is not Origin.RELAYED:
+            on_trace(event, origin, ctx)
+        if on_metric is not None and origin is Origin.LOCAL:
+            on_metric(event, ctx)

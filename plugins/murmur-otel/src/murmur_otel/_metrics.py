@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
@@ -20,7 +21,7 @@ from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
 from murmur_otel._bounded import BoundedValues
 from murmur_otel._origin import Origin, origin_of
-from murmur_otel._tally import Tally
+from murmur_otel._tally import Tally, TallyKey, tally_key
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -35,11 +36,21 @@ _RUN_CACHE_SIZE = 4096
 
 @dataclass(frozen=True, slots=True)
 class _RunAttributes:
-    agent: dict[str, Any]
-    ok: dict[str, Any]
+    """What a finished run of one agent and model records with, built once."""
+
+    agent_key: TallyKey
+    ok_key: TallyKey
     duration: dict[str, Any]
     input_tokens: dict[str, Any]
     output_tokens: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolAttributes:
+    """What a successful call of one agent's tool records with, built once."""
+
+    duration: dict[str, Any]
+    ok_key: TallyKey
 
 
 def pydantic_ai_instrumented(model: object = None) -> bool:
@@ -98,7 +109,9 @@ class OTelMetricsEmitter:
         self._bounded = BoundedValues(max_attribute_values)
         self._workers: dict[str, tuple[float, int]] = {}
         self._run_cache: dict[tuple[str | None, str | None], _RunAttributes] = {}
+        self._tool_cache: dict[tuple[str | None, object], _ToolAttributes] = {}
         self._agent_cache: dict[str | None, dict[str, Any]] = {}
+        self._agent_keys: dict[str | None, TallyKey] = {}
         self.token_usage = meter.create_histogram(
             sc.TOKEN_USAGE,
             unit="{token}",
@@ -189,6 +202,13 @@ class OTelMetricsEmitter:
         if handler is not None:
             handler(self, event, ctx)
 
+    def handlers(self) -> dict[EventType, Callable[[RuntimeEvent, ExecutionContext | None], None]]:
+        """The handler of each event type this emitter records, bound to it.
+
+        For events of a run executed here; `OTelEmitter` calls them directly.
+        """
+        return {kind: MethodType(handler, self) for kind, handler in _HANDLERS.items()}
+
     # -- helpers ----------------------------------------------------------------------
 
     def _v(self, key: str, value: object) -> str:
@@ -203,6 +223,14 @@ class OTelMetricsEmitter:
             cached = self._agent_cache[event.agent_name] = {sc.AGENT_NAME: name}
         return cached
 
+    def _agent_key(self, event: RuntimeEvent) -> TallyKey:
+        key = self._agent_keys.get(event.agent_name)
+        if key is None:
+            if len(self._agent_keys) >= _RUN_CACHE_SIZE:
+                self._agent_keys.clear()
+            key = self._agent_keys[event.agent_name] = tally_key(self._agent(event))
+        return key
+
     def _model_attributes(self, model: str | None, ctx: ExecutionContext | None) -> dict[str, Any]:
         provider = sc.provider_name(ctx.agent.model if ctx is not None else model)
         attributes: dict[str, Any] = {sc.PROVIDER_NAME: self._v(sc.PROVIDER_NAME, provider)}
@@ -213,11 +241,14 @@ class OTelMetricsEmitter:
 
     # -- handlers ---------------------------------------------------------------------
 
+    # Counts on the per-run path are dict increments on prebuilt keys (`Tally.counts`).
+
     def _spawned(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
-        agent = self._agent(event)
-        self.active.add(1, agent)
+        key = self._agent_keys.get(event.agent_name) or self._agent_key(event)
+        active = self.active.counts
+        active[key] = active.get(key, 0) + 1
         if int(event.payload.get("depth") or 0) > 0:
-            self.spawns.add(1, {**agent, "murmur.outcome": "started"})
+            self.spawns.add(1, {**self._agent(event), "murmur.outcome": "started"})
 
     def _run_attributes(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> _RunAttributes:
         """The attribute sets a finished run records with, built once per agent and model."""
@@ -232,8 +263,8 @@ class OTelMetricsEmitter:
         if model and sc.REQUEST_MODEL in duration:
             duration[sc.RESPONSE_MODEL] = duration[sc.REQUEST_MODEL]
         made = _RunAttributes(
-            agent=agent,
-            ok={**agent, "murmur.outcome": "ok"},
+            agent_key=self._agent_key(event),
+            ok_key=tally_key({**agent, "murmur.outcome": "ok"}),
             duration=duration,
             input_tokens={**duration, sc.TOKEN_TYPE: "input"},
             output_tokens={**duration, sc.TOKEN_TYPE: "output"},
@@ -245,9 +276,13 @@ class OTelMetricsEmitter:
 
     def _completed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
-        attributes = self._run_attributes(event, ctx)
-        self.active.add(-1, attributes.agent)
-        self.runs.add(1, attributes.ok)
+        attributes = self._run_cache.get(
+            (event.agent_name, payload.get("model"))
+        ) or self._run_attributes(event, ctx)
+        active = self.active.counts
+        active[attributes.agent_key] = active.get(attributes.agent_key, 0) - 1
+        runs = self.runs.counts
+        runs[attributes.ok_key] = runs.get(attributes.ok_key, 0) + 1
         seconds = float(payload.get("duration_ms") or 0.0) / 1000
         self.agent_duration.record(seconds, attributes.duration)
         self.operation_duration.record(seconds, attributes.duration)
@@ -278,22 +313,43 @@ class OTelMetricsEmitter:
 
     def _tool_ended(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         payload = event.payload
+        if event.event_type is EventType.TOOL_CALL_COMPLETED:
+            cached = self._tool_cache.get((event.agent_name, payload.get("tool")))
+            if cached is None:
+                cached = self._tool_attributes(event)
+            calls = self.tool_calls.counts
+            calls[cached.ok_key] = calls.get(cached.ok_key, 0) + 1
+            self.tool_duration.record(
+                float(payload.get("duration_ms") or 0.0) / 1000, cached.duration
+            )
+            return
         tool = self._v(sc.TOOL_NAME, payload.get("tool") or "tool")
         attributes: dict[str, Any] = {
             **self._agent(event),
             sc.TOOL_NAME: tool,
             sc.OPERATION_NAME: "execute_tool",
         }
-        if event.event_type is EventType.TOOL_CALL_COMPLETED:
-            outcome = "ok"
-        else:
-            outcome = "denied" if payload.get("denied") else "error"
-            attributes[sc.ERROR_TYPE] = self._v(sc.ERROR_TYPE, payload.get("code") or "tool_failed")
+        outcome = "denied" if payload.get("denied") else "error"
+        attributes[sc.ERROR_TYPE] = self._v(sc.ERROR_TYPE, payload.get("code") or "tool_failed")
         self.tool_calls.add(1, {**attributes, "murmur.outcome": outcome})
         if outcome == "denied":
             self.trust_rejections.add(1, {**self._agent(event), sc.TOOL_NAME: tool})
             return
         self.tool_duration.record(float(payload.get("duration_ms") or 0.0) / 1000, attributes)
+
+    def _tool_attributes(self, event: RuntimeEvent) -> _ToolAttributes:
+        """The attribute sets a successful call of this agent's tool records with."""
+        raw = event.payload.get("tool")
+        duration: dict[str, Any] = {
+            **self._agent(event),
+            sc.TOOL_NAME: self._v(sc.TOOL_NAME, raw or "tool"),
+            sc.OPERATION_NAME: "execute_tool",
+        }
+        made = _ToolAttributes(duration, tally_key({**duration, "murmur.outcome": "ok"}))
+        if len(self._tool_cache) >= _RUN_CACHE_SIZE:
+            self._tool_cache.clear()
+        self._tool_cache[(event.agent_name, raw)] = made
+        return made
 
     def _rejected(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
         reason = self._v("murmur.reason", event.payload.get("reason") or "malformed")

@@ -8,8 +8,7 @@ must find the tool call's span to hang the child under. murmur's trace ids are r
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -21,29 +20,22 @@ K = TypeVar("K")
 _LIMIT = 65_536
 
 
-class _Bounded(Generic[K]):
+class _Bounded(dict[K, "Span"]):
     """Insertion-ordered map that forgets its oldest entries past `limit`.
 
-    Those are spans whose end never came: a run cancelled without a final event.
+    Those are spans whose end never came: a run cancelled without a final event. A `dict`
+    subclass so that `get` and `pop(key, None)` on the hot path are the dict's own (C)
+    methods, not Python wrappers.
     """
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self.limit = limit
-        self._items: OrderedDict[K, Span] = OrderedDict()
 
     def put(self, key: K, span: Span) -> None:
-        self._items[key] = span
-        if len(self._items) > self.limit:
-            self._items.popitem(last=False)
-
-    def get(self, key: K) -> Span | None:
-        return self._items.get(key)
-
-    def pop(self, key: K) -> Span | None:
-        return self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
+        self[key] = span
+        if len(self) > self.limit:
+            del self[next(iter(self))]
 
 
 class SpanIndex:

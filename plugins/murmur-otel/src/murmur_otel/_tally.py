@@ -16,25 +16,33 @@ from opentelemetry.metrics import CallbackOptions, Observation
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
 
-__all__ = ["Tally"]
+__all__ = ["Tally", "TallyKey", "tally_key"]
 
-Attributes = tuple[tuple[str, str], ...]
+TallyKey = tuple[tuple[str, str], ...]
+"""One series: its attributes as sorted `(key, value)` pairs."""
+
+
+def tally_key(attributes: Mapping[str, str]) -> TallyKey:
+    """The series `attributes` names (build it once and reuse it on a hot path)."""
+    return tuple(sorted(attributes.items()))
 
 
 class Tally:
     """One counter's cumulative values per attribute set."""
 
     def __init__(self) -> None:
-        self._counts: dict[Attributes, int] = {}
+        self.counts: dict[TallyKey, int] = {}
+        """Series -> cumulative value. A hot path adds to it directly, on a key from
+        `tally_key` it built once: `counts[key] = counts.get(key, 0) + amount`."""
 
     def add(self, amount: int, attributes: Mapping[str, str]) -> None:
         """Add `amount` to the series `attributes` (the signature of `Counter.add`)."""
-        key = tuple(sorted(attributes.items()))
-        self._counts[key] = self._counts.get(key, 0) + amount
+        key = tally_key(attributes)
+        self.counts[key] = self.counts.get(key, 0) + amount
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         """The current value of every series (called by the SDK at collection)."""
-        return [Observation(value, dict(attrs)) for attrs, value in list(self._counts.items())]
+        return [Observation(value, dict(attrs)) for attrs, value in list(self.counts.items())]
 
     @classmethod
     def counter(

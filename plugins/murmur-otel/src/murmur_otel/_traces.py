@@ -15,6 +15,8 @@ Spans are built from `RuntimeEvent`s, timed by the events' own timestamps:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -38,6 +40,9 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _CACHE_SIZE = 4096
 _OPENINFERENCE_KIND = "openinference.span.kind"
 """Phoenix (OpenInference) reads the span kind from this attribute."""
+_LOCAL = Origin.LOCAL.value
+_DISPATCH = Origin.DISPATCH.value
+"""`SpanIndex.runs` keys hold these strings (an enum's `.value` is a Python property)."""
 
 
 def _ns(timestamp: float) -> int:
@@ -50,11 +55,6 @@ def traceparent_of(span: Span) -> str | None:
     if not context.is_valid:
         return None
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
-
-
-_PROCESS_ENDS = frozenset(
-    {EventType.PROCESS_DONE, EventType.PROCESS_FAILED, EventType.PROCESS_CANCELLED}
-)
 
 
 class OTelTraceEmitter:
@@ -92,31 +92,24 @@ class OTelTraceEmitter:
         """Record `event`, whose origin is known."""
         if origin is Origin.RELAYED:
             return
-        kind = event.event_type
-        if kind is EventType.AGENT_SPAWNED:
-            if ctx is not None:
-                self._run_started(event, origin, ctx)
-        elif kind is EventType.AGENT_COMPLETED or kind is EventType.AGENT_FAILED:
-            self._run_ended(event, origin)
-        elif kind is EventType.TOOL_CALL_STARTED:
-            self._tool_started(event)
-        elif kind is EventType.TOOL_CALL_COMPLETED or kind is EventType.TOOL_CALL_FAILED:
-            self._tool_ended(event)
-        elif kind is EventType.AGENT_RETRIED:
-            self._retried(event, origin)
-        elif kind is EventType.GROUP_STARTED:
-            self._group_started(event)
-        elif kind is EventType.GROUP_COMPLETED or kind is EventType.GROUP_FAILED:
-            self._group_ended(event)
-        elif kind is EventType.PROCESS_STARTED:
-            self._process_started(event)
-        elif kind in _PROCESS_ENDS:
-            self._group_ended(event)
+        handler = _HANDLERS.get(event.event_type)
+        if handler is not None:
+            handler(self, event, origin, ctx)
+
+    def handlers(
+        self,
+    ) -> dict[EventType, Callable[[RuntimeEvent, Origin, ExecutionContext | None], None]]:
+        """The handler of each event type a span is built from, bound to this emitter.
+
+        For events that are not relayed; `OTelEmitter` calls them directly.
+        """
+        return {kind: MethodType(handler, self) for kind, handler in _HANDLERS.items()}
 
     # -- runs -------------------------------------------------------------------------
 
-    def _retried(self, event: RuntimeEvent, origin: Origin) -> None:
-        span = self._spans.runs.get((str(event.trace_id), origin.value))
+    def _retried(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
+        key = _DISPATCH if origin is Origin.DISPATCH else _LOCAL
+        span = self._spans.runs.get((str(event.trace_id), key))
         if span is not None:
             attempt = int(event.payload.get("attempt") or 1)
             span.add_event(
@@ -125,7 +118,11 @@ class OTelTraceEmitter:
                 timestamp=_ns(event.timestamp),
             )
 
-    def _run_started(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext) -> None:
+    def _run_started(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
+        if ctx is None:
+            return
         attributes = {
             **self._agent_attributes(event, ctx),
             "murmur.backend": ctx.backend,
@@ -135,15 +132,16 @@ class OTelTraceEmitter:
         }
         if ctx.parent_trace_id:
             attributes["murmur.parent_trace_id"] = ctx.parent_trace_id
+        dispatch = origin is Origin.DISPATCH
         span = self.tracer.start_span(
             f"invoke_agent {ctx.agent.name}",
             context=self._run_parent(event, ctx),
-            kind=SpanKind.CLIENT if origin is Origin.DISPATCH else SpanKind.INTERNAL,
+            kind=SpanKind.CLIENT if dispatch else SpanKind.INTERNAL,
             attributes=attributes,
-            start_time=_ns(event.timestamp),
+            start_time=int(event.timestamp * 1e9),
         )
-        self._spans.runs.put((ctx.trace_id, origin.value), span)
-        if origin is Origin.DISPATCH:
+        self._spans.runs.put((ctx.trace_id, _DISPATCH if dispatch else _LOCAL), span)
+        if dispatch:
             # The worker's span becomes a child of this one: JobBackend sends it along.
             ctx.traceparent = traceparent_of(span) or ctx.traceparent
 
@@ -180,13 +178,14 @@ class OTelTraceEmitter:
             tool = None
             if parent.tool_call_id:
                 tool = self._spans.tools.get((parent.trace_id, parent.tool_call_id))
-            run = tool or self._spans.runs.get((parent.trace_id, Origin.LOCAL.value))
+            run = tool or self._spans.runs.get((parent.trace_id, _LOCAL))
             if run is not None:
                 return trace.set_span_in_context(run)
         return None
 
-    def _run_ended(self, event: RuntimeEvent, origin: Origin) -> None:
-        span = self._spans.runs.pop((str(event.trace_id), origin.value))
+    def _run_ended(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
+        key = _DISPATCH if origin is Origin.DISPATCH else _LOCAL
+        span = self._spans.runs.pop((str(event.trace_id), key), None)
         if span is None:
             return
         payload = event.payload
@@ -215,20 +214,25 @@ class OTelTraceEmitter:
                 }
             )
             span.set_status(Status(StatusCode.ERROR, str(payload.get("error") or code)))
-        span.end(end_time=_ns(event.timestamp))
+        span.end(end_time=int(event.timestamp * 1e9))
 
     # -- tool calls -------------------------------------------------------------------
 
-    @staticmethod
-    def _tool_key(event: RuntimeEvent) -> tuple[str, str]:
+    def _tool_started(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
         payload = event.payload
-        call_id = payload.get("tool_call_id") or f"name:{payload.get('tool')}"
-        return str(event.trace_id), str(call_id)
+        trace_id = str(event.trace_id)
+        call_id = payload.get("tool_call_id")
+        self._spans.tools.put(
+            (trace_id, str(call_id or f"name:{payload.get('tool')}")),
+            self._start_tool(event, trace_id, call_id),
+        )
 
-    def _tool_started(self, event: RuntimeEvent) -> Span:
+    def _start_tool(self, event: RuntimeEvent, trace_id: str, call_id: object) -> Span:
         payload = event.payload
         tool = str(payload.get("tool") or "tool")
-        run = self._spans.runs.get((str(event.trace_id), Origin.LOCAL.value))
+        run = self._spans.runs.get((trace_id, _LOCAL))
         attributes: dict[str, Any] = {
             sc.OPERATION_NAME: "execute_tool",
             sc.TOOL_NAME: tool,
@@ -237,24 +241,27 @@ class OTelTraceEmitter:
         }
         if event.agent_name:
             attributes[sc.AGENT_NAME] = event.agent_name
-        if payload.get("tool_call_id"):
-            attributes[sc.TOOL_CALL_ID] = str(payload["tool_call_id"])
-        span = self.tracer.start_span(
+        if call_id:
+            attributes[sc.TOOL_CALL_ID] = str(call_id)
+        return self.tracer.start_span(
             f"execute_tool {tool}",
             context=trace.set_span_in_context(run) if run is not None else None,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
-            start_time=_ns(event.timestamp),
+            start_time=int(event.timestamp * 1e9),
         )
-        self._spans.tools.put(self._tool_key(event), span)
-        return span
 
-    def _tool_ended(self, event: RuntimeEvent) -> None:
+    def _tool_ended(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
         payload = event.payload
-        span = self._spans.tools.pop(self._tool_key(event))
+        trace_id = str(event.trace_id)
+        call_id = payload.get("tool_call_id")
+        span = self._spans.tools.pop(
+            (trace_id, str(call_id or f"name:{payload.get('tool')}")), None
+        )
         if span is None:  # denied by the trust gate before it started
-            span = self._tool_started(event)
-            self._spans.tools.pop(self._tool_key(event))
+            span = self._start_tool(event, trace_id, call_id)
         if event.event_type is EventType.TOOL_CALL_FAILED:
             code = str(payload.get("code") or "tool_failed")
             attributes: dict[str, Any] = {sc.ERROR_TYPE: code, "murmur.outcome": "error"}
@@ -265,18 +272,20 @@ class OTelTraceEmitter:
             span.set_status(Status(StatusCode.ERROR, str(payload.get("error") or code)))
         else:
             span.set_attribute("murmur.outcome", "ok")
-        span.end(end_time=_ns(event.timestamp))
+        span.end(end_time=int(event.timestamp * 1e9))
 
     # -- group runs -------------------------------------------------------------------
 
-    def _group_started(self, event: RuntimeEvent) -> None:
+    def _group_started(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
         from murmur.execution import current_context
 
         group = str(event.payload.get("group") or event.agent_name or "group")
         parent: Context | None = None
-        ctx = current_context()
-        if ctx is not None:
-            run = self._spans.runs.get((ctx.trace_id, Origin.LOCAL.value))
+        run_ctx = current_context()
+        if run_ctx is not None:
+            run = self._spans.runs.get((run_ctx.trace_id, _LOCAL))
             if run is not None:
                 parent = trace.set_span_in_context(run)
         span = self.tracer.start_span(
@@ -289,11 +298,13 @@ class OTelTraceEmitter:
                 _OPENINFERENCE_KIND: "CHAIN",
                 "murmur.trace_id": str(event.trace_id),
             },
-            start_time=_ns(event.timestamp),
+            start_time=int(event.timestamp * 1e9),
         )
         self._spans.groups.put(str(event.trace_id), span)
 
-    def _process_started(self, event: RuntimeEvent) -> None:
+    def _process_started(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
         """An agent process: a workflow span under its parent process's span, if any.
 
         Its agents' runs and child processes name it as their parent, so they hang under it
@@ -312,12 +323,14 @@ class OTelTraceEmitter:
                 "murmur.kind": "process",
                 "murmur.trace_id": str(event.trace_id),
             },
-            start_time=_ns(event.timestamp),
+            start_time=int(event.timestamp * 1e9),
         )
         self._spans.groups.put(str(event.trace_id), span)
 
-    def _group_ended(self, event: RuntimeEvent) -> None:
-        span = self._spans.groups.pop(str(event.trace_id))
+    def _group_ended(
+        self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
+    ) -> None:
+        span = self._spans.groups.pop(str(event.trace_id), None)
         if span is None:
             return
         if event.event_type is EventType.PROCESS_CANCELLED:
@@ -329,3 +342,22 @@ class OTelTraceEmitter:
         else:
             span.set_attribute("murmur.outcome", "ok")
         span.end(end_time=_ns(event.timestamp))
+
+
+_HANDLERS = {
+    EventType.AGENT_SPAWNED: OTelTraceEmitter._run_started,
+    EventType.AGENT_COMPLETED: OTelTraceEmitter._run_ended,
+    EventType.AGENT_FAILED: OTelTraceEmitter._run_ended,
+    EventType.TOOL_CALL_STARTED: OTelTraceEmitter._tool_started,
+    EventType.TOOL_CALL_COMPLETED: OTelTraceEmitter._tool_ended,
+    EventType.TOOL_CALL_FAILED: OTelTraceEmitter._tool_ended,
+    EventType.AGENT_RETRIED: OTelTraceEmitter._retried,
+    EventType.GROUP_STARTED: OTelTraceEmitter._group_started,
+    EventType.GROUP_COMPLETED: OTelTraceEmitter._group_ended,
+    EventType.GROUP_FAILED: OTelTraceEmitter._group_ended,
+    EventType.PROCESS_STARTED: OTelTraceEmitter._process_started,
+    EventType.PROCESS_DONE: OTelTraceEmitter._group_ended,
+    EventType.PROCESS_FAILED: OTelTraceEmitter._group_ended,
+    EventType.PROCESS_CANCELLED: OTelTraceEmitter._group_ended,
+}
+"""The handler of each event type a span is built from."""
