@@ -104,27 +104,37 @@ class ConsoleLines:
             order = tuple(sorted(keys))
             if len(_ORDERS) < 256:
                 _ORDERS[keys] = order
-        parts = []
-        if self._colors:
-            for key in order:
-                parts.append(f"{_CYAN}{key}{_RESET}={_MAGENTA}{_value(fields[key])}{_RESET}")
-            style = _LEVEL_STYLES.get(level, _BRIGHT)
-            head = (
-                f"{_DIM}{self._stamp}{_RESET} [{style}{level:<9}{_RESET}] "
-                f"{_BRIGHT}{event:<30}{_RESET}"
-            )
+        colors = self._colors
+        head = _HEADS.get((level, event, colors))
+        if head is None:
+            head = _head(level, event, colors)
+            if len(_HEADS) < 256:
+                _HEADS[level, event, colors] = head
+        if not order:  # structlog strips the event's padding at the end of a line
+            stream.write(f"{self._stamp}{head.rstrip(' ')}\n")
         else:
+            # One join of plain pieces: per field, the key, "=", the value as structlog shows it.
+            parts = [_DIM, self._stamp, _RESET, head] if colors else [self._stamp, head]
             for key in order:
                 value = fields[key]
-                if value.__class__ is str and _QUOTED(value) is None:
-                    parts.append(f"{key}={value}")
+                text = value if value.__class__ is str and _QUOTED(value) is None else repr(value)
+                if colors:
+                    parts += (" ", _CYAN, key, _RESET, "=", _MAGENTA, text, _RESET)
                 else:
-                    parts.append(f"{key}={value!r}")
-            head = f"{self._stamp} [{level:<9}] {event:<30}"
-        line = f"{head} {' '.join(parts)}".rstrip(" ") if parts else head.rstrip(" ")
-        stream.write(line + "\n")
+                    parts += (" ", key, "=", text)
+            parts.append("\n")
+            stream.write("".join(parts))
         if self._flush:
             stream.flush()
 
 
+def _head(level: str, event: str, colors: bool) -> str:
+    """The part of a line after the time: ` [level    ] event                         `."""
+    if colors:
+        style = _LEVEL_STYLES.get(level, _BRIGHT)
+        return f" [{style}{level:<9}{_RESET}] {_BRIGHT}{event:<30}{_RESET}"
+    return f" [{level:<9}] {event:<30}"
+
+
+_HEADS: dict[tuple[str, str, bool], str] = {}
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
