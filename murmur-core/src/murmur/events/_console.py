@@ -80,7 +80,8 @@ class ConsoleLines:
         if include_payload and payload:
             for key, value in payload.items():
                 fields.setdefault(key, value)
-        self.write("error" if failed else "info", event.event_type.value, fields)
+        # `_value_`: the member's string as stored (`.value` is a Python-level property).
+        self.write("error" if failed else "info", event.event_type._value_, fields)
 
     def write(self, level: str, event: str, fields: dict[str, Any]) -> None:
         """Write one line (`level` is `"info"` or `"error"`)."""

@@ -53,15 +53,14 @@ def _logger() -> Any:
     return _stderr_logger
 
 
-_ERROR_TYPES = frozenset(
-    {
-        EventType.AGENT_FAILED,
-        EventType.TOOL_CALL_FAILED,
-        EventType.BUDGET_EXCEEDED,
-        EventType.GROUP_FAILED,
-        EventType.TASK_REJECTED,
-        EventType.SPAWN_REFUSED,
-    }
+# A tuple, not a set: membership compares the members (C) instead of calling Enum.__hash__.
+_ERROR_TYPES = (
+    EventType.AGENT_FAILED,
+    EventType.TOOL_CALL_FAILED,
+    EventType.BUDGET_EXCEEDED,
+    EventType.GROUP_FAILED,
+    EventType.TASK_REJECTED,
+    EventType.SPAWN_REFUSED,
 )
 
 
