@@ -20,6 +20,13 @@ rounds: whole-run cost, GC and the export thread included, but noisy on a shared
 the CPU time spent inside the emitter per run (`time.thread_time` around `emit`: precise, what
 telemetry adds on the run's own thread), split into murmur's work (the same emitter on no-op
 providers) and the SDK's (the rest).
+
+The garbage collector's time is reported too (`gc.callbacks`): a collection runs inside
+whichever call crosses a threshold, so collections of the run's own garbage land in `emit`
+as well, and one full collection (tens of ms) moves a short benchmark's figure by tens of us.
+`emitter ratio, GC by cause` replaces the collections that ran inside `emit` by the young
+collections telemetry adds to the whole run (`otel` side minus `none` side); full ones are
+counted per side.
 """
 
 from __future__ import annotations
