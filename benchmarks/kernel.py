@@ -173,9 +173,10 @@ def per_run_overhead(runs: int, trials: int, emitter: str) -> dict[str, Any]:
     }
 
 
-async def gather_throughput(tasks: int, concurrency: int, reps: int) -> dict[str, Any]:
+async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) -> dict[str, Any]:
+    """One gather trial: `reps` interleaved pairs of whole gathers, raw and murmur."""
     raw = PAAgent(MODEL)
-    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    runtime = AgentRuntime(event_emitter=emitter)
     agent = Agent(name="bench", model=MODEL)
 
     async def murmur_gather() -> None:
@@ -208,6 +209,27 @@ async def gather_throughput(tasks: int, concurrency: int, reps: int) -> dict[str
     found["raw_tasks_per_cpu_s"] = tasks / found.pop("baseline_cpu_s")
     found["murmur_tasks_per_cpu_s"] = tasks / found.pop("candidate_cpu_s")
     return found
+
+
+def gather_throughput(tasks: int, trials: int, reps: int, emitter: str) -> dict[str, Any]:
+    """`trials` gather trials, each in a fresh interpreter; a trial's figure is its median."""
+    found = []
+    for _ in range(trials):
+        argv = [sys.executable, __file__, "--trial", f"gather-{emitter}", "--tasks", str(tasks)]
+        done = subprocess.run(
+            [*argv, "--reps", str(reps)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            check=True,
+        )
+        found.append(json.loads(done.stdout))
+    return {
+        "cpu_throughput_ratio": spread([t["cpu_throughput_ratio"]["median"] for t in found]),
+        "wall_throughput_ratio": spread([t["wall_throughput_ratio"]["median"] for t in found]),
+        "raw_tasks_per_cpu_s": statistics.median(t["raw_tasks_per_cpu_s"] for t in found),
+        "murmur_tasks_per_cpu_s": statistics.median(t["murmur_tasks_per_cpu_s"] for t in found),
+    }
 
 
 async def memory_per_task(in_flight: int, reps: int) -> dict[str, Any]:
@@ -361,15 +383,22 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1000, help="run pairs per trial")
     parser.add_argument("--runs", type=int, default=50, help="runs per profiled block")
     parser.add_argument("--reps", type=int, default=41, help="interleaved repetitions")
-    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--tasks", type=int, default=1000, help="tasks per gather")
+    parser.add_argument("--gather-reps", type=int, default=5, help="gather pairs per trial")
     parser.add_argument("--in-flight", type=int, default=500)
     parser.add_argument("--startup-repeats", type=int, default=7)
     parser.add_argument("--trials", type=int, default=7, help="per-run trials (processes)")
     parser.add_argument("--json", action="store_true", help="one JSON document")
-    parser.add_argument("--trial", choices=sorted(_EMITTERS), help=argparse.SUPPRESS)
+    trials = [*_EMITTERS, *(f"gather-{name}" for name in _EMITTERS)]
+    parser.add_argument("--trial", choices=trials, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.trial:  # one per-run trial, in this fresh interpreter (its stderr is /dev/null)
-        trial = asyncio.run(per_run_trial(args.pairs, _EMITTERS[args.trial]()))
+    if args.trial:  # one trial, in this fresh interpreter (its stderr is /dev/null)
+        kind, _, name = args.trial.rpartition("-")
+        emitter = _EMITTERS[name]()
+        if kind == "gather":
+            trial = asyncio.run(gather_trial(args.tasks, 50, args.reps, emitter))
+        else:
+            trial = asyncio.run(per_run_trial(args.pairs, emitter))
         print(json.dumps(trial))
         return
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
@@ -390,8 +419,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "per_run_overhead, NullEventEmitter (target <= 1.05)": per_run_overhead(
             args.pairs, args.trials, "null"
         ),
-        "gather_throughput (target median >= 1.05)": await gather_throughput(
-            args.tasks, 50, max(3, args.reps // 2)
+        "gather_throughput, NullEventEmitter (target median >= 1.05)": gather_throughput(
+            args.tasks, args.trials, args.gather_reps, "null"
+        ),
+        "gather_throughput, default LogEventEmitter to /dev/null": gather_throughput(
+            args.tasks, args.trials, args.gather_reps, "log"
         ),
         "memory_per_in_flight_task (target ratio median <= 1.10)": await memory_per_task(
             args.in_flight, max(3, args.reps // 3)
