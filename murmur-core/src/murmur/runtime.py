@@ -274,17 +274,11 @@ class AgentRuntime:
         """Emit an event about the run `ctx`."""
         if not self.observed:
             return  # nobody would see it: not even built
-        event = run_event(
-            event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
+        await self.emit(
+            run_event(
+                event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
+            )
         )
-        emitter = self.event_emitter
-        try:  # `emit`, inline: one coroutine fewer per event of every run
-            await emitter.emit(event)
-        except Exception as exc:  # an emitter must never fail a run
-            emitter_failed(emitter, event, exc)
-        host = self._host
-        if host is not None and host.hears_events:
-            host.notify_event(event)
 
     # -- registry -----------------------------------------------------------------------
 
@@ -365,14 +359,7 @@ class AgentRuntime:
                 return AgentResult.failed(exc, self._metadata_for_unknown(resolved.name, spec))
         # _result_of directly: each frame between the caller and the model is passed through
         # by every suspension of the run.
-        ctx = new_context(
-            resolved,
-            spec,
-            runtime=self,
-            backend=self._backend.name,
-            token_budget=self.options.token_budget,
-        )
-        return await self._result_of(ctx, self._pipeline)
+        return await self._result_of(self.context_for(resolved, spec), self._pipeline)
 
     async def gather(
         self,
