@@ -88,10 +88,7 @@ async def results_in_order(
     """
     if on_progress is None and runtime.stores is None and not gathers_observed():
         limit = batch_limit(runtime, max_concurrency, run_id)
-        resolved = agent
-        if isinstance(agent, str):
-            with suppress(MurmurError):  # an unknown name: every run fails alike, as a result
-                resolved = runtime.get_agent(agent)
+        resolved = _resolve(runtime, agent)
         return await bounded_map(specs, lambda _, spec: runtime.run(resolved, spec), limit)
     results: list[AgentResult[Any] | None] = [None] * len(specs)
     running = completions(
@@ -111,11 +108,19 @@ def _finished_runs(
     limit: int,
     run_id: str | None,
 ) -> AsyncGenerator[tuple[int, AgentResult[Any]], None]:
-    if isinstance(agent, str):
-        # An unknown name: every run fails alike with the registry's error, as a result.
-        with suppress(MurmurError):
-            agent = runtime.get_agent(agent)
-    if runtime.stores is not None and isinstance(agent, Agent):
-        return iter_batch(runtime, agent, specs, limit=limit, run_id=run_id)
-    resolved = agent
+    resolved = _resolve(runtime, agent)
+    if runtime.stores is not None and isinstance(resolved, Agent):
+        return iter_batch(runtime, resolved, specs, limit=limit, run_id=run_id)
     return bounded_iter(specs, lambda _, spec: runtime.run(resolved, spec), limit)
+
+
+def _resolve(runtime: RuntimeProtocol, agent: Agent[Any] | str) -> Agent[Any] | str:
+    """The registered agent a name stands for.
+
+    An unknown name stays a name, so every run of the batch fails alike with the registry's
+    error, as a result.
+    """
+    if isinstance(agent, str):
+        with suppress(MurmurError):
+            return runtime.get_agent(agent)
+    return agent

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from murmur.events._model import RuntimeEvent
 
-__all__ = ["ConsoleLines"]
+__all__ = ["ConsoleLines", "event_fields"]
 
 _RESET = "\033[0m"
 _BRIGHT = "\033[1m"
@@ -39,6 +39,26 @@ def _colors(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):  # a closed or unusual stream
         return False
+
+
+def event_fields(event: RuntimeEvent, include_payload: bool) -> dict[str, Any]:
+    """The fields of an event's log line.
+
+    agent, task_id, trace_id, parent_trace_id when set, then the payload's
+    (`include_payload`), which never replace those.
+    """
+    fields: dict[str, Any] = {
+        "agent": event.agent_name,
+        "task_id": event.task_id,
+        "trace_id": event.trace_id,
+    }
+    if event.parent_trace_id:
+        fields["parent_trace_id"] = event.parent_trace_id
+    payload = event.payload
+    if include_payload and payload:
+        for key, value in payload.items():
+            fields.setdefault(key, value)
+    return fields
 
 
 class ConsoleLines:
@@ -62,17 +82,7 @@ class ConsoleLines:
 
         Its fields: agent, task_id, trace_id, parent_trace_id when set, then the payload's.
         """
-        fields: dict[str, Any] = {
-            "agent": event.agent_name,
-            "task_id": event.task_id,
-            "trace_id": event.trace_id,
-        }
-        if event.parent_trace_id:
-            fields["parent_trace_id"] = event.parent_trace_id
-        payload = event.payload
-        if include_payload and payload:
-            for key, value in payload.items():
-                fields.setdefault(key, value)
+        fields = event_fields(event, include_payload)
         # `_value_`: the member's string as stored (`.value` is a Python-level property).
         self.write("error" if failed else "info", event.event_type._value_, fields)
 

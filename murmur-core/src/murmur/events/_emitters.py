@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TextIO, cast, runtime_checkable
 
-from murmur.events._console import ConsoleLines
+from murmur.events._console import ConsoleLines, event_fields
 from murmur.events._model import EventType, RuntimeEvent
 
 __all__ = [
@@ -109,15 +109,7 @@ class LogEventEmitter:
         if self._logger is None and not _structlog_configured():
             _console.event(event, self._include_payload, event.event_type in _ERROR_TYPES)
             return
-        fields: dict[str, Any] = {
-            "agent": event.agent_name,
-            "task_id": event.task_id,
-            "trace_id": event.trace_id,
-        }
-        if event.parent_trace_id:
-            fields["parent_trace_id"] = event.parent_trace_id
-        if self._include_payload and event.payload:
-            fields.update({k: v for k, v in event.payload.items() if k not in fields})
+        fields = event_fields(event, self._include_payload)
         if event.event_type in _ERROR_TYPES:
             self._log.error(event.event_type.value, **fields)
         else:
