@@ -21,10 +21,12 @@ from murmur.backends._async import AsyncBackend
 from murmur.context_passer import ContextPasser
 from murmur.core.errors import MurmurError, SpawnError
 from murmur.events._emitters import (
+    DELIVERED,
     EventEmitter,
     LogEventEmitter,
     MultiEventEmitter,
     NullEventEmitter,
+    emit_nowait_of,
     emitter_failed,
 )
 from murmur.events._model import EventType, RuntimeEvent, run_event
@@ -259,7 +261,41 @@ class AgentRuntime:
 
         A failing emitter or hook is logged and never fails the run.
         """
+        pending = self._deliver(event)
+        if pending is not DELIVERED:
+            await pending
+
+    def emit_for(
+        self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
+    ) -> Awaitable[None]:
+        """Emit an event about the run `ctx` (await the result).
+
+        Delivered before it returns when the emitter is synchronous (`emit_nowait`); then
+        the awaitable it returns is already done.
+        """
+        if not self.observed:
+            return DELIVERED  # nobody would see it: not even built
+        return self._deliver(
+            run_event(
+                event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
+            )
+        )
+
+    def _deliver(self, event: RuntimeEvent) -> Awaitable[None]:
         emitter = self.event_emitter
+        nowait = emit_nowait_of(emitter)
+        if nowait is None:
+            return self._emit_async(emitter, event)
+        try:
+            nowait(event)
+        except Exception as exc:  # an emitter must never fail a run
+            emitter_failed(emitter, event, exc)
+        host = self._host
+        if host is not None and host.hears_events:
+            host.notify_event(event)
+        return DELIVERED
+
+    async def _emit_async(self, emitter: EventEmitter, event: RuntimeEvent) -> None:
         try:  # safe_emit, inline: one coroutine fewer per event
             await emitter.emit(event)
         except Exception as exc:  # an emitter must never fail a run
@@ -267,18 +303,6 @@ class AgentRuntime:
         host = self._host
         if host is not None and host.hears_events:
             host.notify_event(event)
-
-    async def emit_for(
-        self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
-    ) -> None:
-        """Emit an event about the run `ctx`."""
-        if not self.observed:
-            return  # nobody would see it: not even built
-        await self.emit(
-            run_event(
-                event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
-            )
-        )
 
     # -- registry -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ from murmur.core.errors import (
     TrustViolationError,
 )
 from murmur.core.providers import check_model_string, missing_sdk
+from murmur.events._emitters import DELIVERED
 from murmur.events._model import EventType
 from murmur.execution._context import ExecutionContext, current_context
 from murmur.execution._outcome import ExecutionOutcome
@@ -104,11 +106,11 @@ def _resolve_model(agent: Agent) -> Model:
     return model
 
 
-async def _emit(ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]) -> None:
+def _emit(ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]) -> Awaitable[None]:
     runtime = ctx.runtime
     if runtime is None:
-        return
-    await runtime.emit_for(ctx, event_type, payload)
+        return DELIVERED
+    return runtime.emit_for(ctx, event_type, payload)
 
 
 def _preview(value: Any, limit: int = 500) -> Any:

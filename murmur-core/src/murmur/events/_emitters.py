@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, Protocol, TextIO, cast, runtime_checkable
 
 from murmur.events._console import ConsoleLines, event_fields
 from murmur.events._model import EventType, RuntimeEvent
 
 __all__ = [
+    "DELIVERED",
     "CollectingEventEmitter",
     "EventEmitter",
     "LogEventEmitter",
     "MultiEventEmitter",
     "NullEventEmitter",
+    "emit_nowait_of",
     "emitter_failed",
     "plugin_emitter",
     "safe_emit",
@@ -66,11 +68,55 @@ _ERROR_TYPES = (
 
 @runtime_checkable
 class EventEmitter(Protocol):
-    """Anything that accepts runtime events. Implementations must not block for long."""
+    """Anything that accepts runtime events. Implementations must not block for long.
+
+    An emitter whose work is synchronous (a log line, a list, OpenTelemetry's SDK calls) may
+    also define `emit_nowait(event)` in the same class as `emit`, with `emit` awaiting
+    nothing but it: the runtime then calls `emit_nowait` directly (see `emit_nowait_of`).
+    """
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver one event."""
         ...
+
+
+_NOWAIT: dict[type, bool] = {}
+
+
+def emit_nowait_of(emitter: object) -> Callable[[RuntimeEvent], None] | None:
+    """The emitter's synchronous `emit_nowait`, when it stands for its `emit`; else None.
+
+    It does when the class that defines the emitter's `emit` also defines `emit_nowait`. A
+    subclass that overrides `emit` alone is awaited as it asks; one that overrides
+    `emit_nowait` alone is called through its override either way.
+    """
+    cls = type(emitter)
+    usable = _NOWAIT.get(cls)
+    if usable is None:
+        owner = next((k for k in cls.__mro__ if "emit" in k.__dict__), None)
+        usable = owner is not None and "emit_nowait" in owner.__dict__
+        if len(_NOWAIT) < 256:
+            _NOWAIT[cls] = usable
+    if not usable:
+        return None
+    return cast("Callable[[RuntimeEvent], None]", getattr(emitter, "emit_nowait"))  # noqa: B009
+
+
+class _Delivered:
+    """An awaitable that is already done.
+
+    What delivering an event returns when it was delivered synchronously: no coroutine to
+    create and run.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+DELIVERED = _Delivered()
+"""Awaiting it returns None at once."""
 
 
 def _structlog_configured() -> bool:
@@ -106,6 +152,10 @@ class LogEventEmitter:
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Log one event."""
+        self.emit_nowait(event)
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        """Log one event (it writes synchronously; the runtime calls this directly)."""
         if self._logger is None and not _structlog_configured():
             _console.event(event, self._include_payload, event.event_type in _ERROR_TYPES)
             return
@@ -120,6 +170,9 @@ class NullEventEmitter:
     """Drops every event (for benchmarks and for users who only want hooks)."""
 
     async def emit(self, event: RuntimeEvent) -> None:
+        """Do nothing."""
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
         """Do nothing."""
 
 
@@ -150,6 +203,10 @@ class CollectingEventEmitter:
         """Append one event."""
         self.events.append(event)
 
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        """Append one event (the runtime calls this directly)."""
+        self.events.append(event)
+
     def of_type(self, *types: EventType) -> list[RuntimeEvent]:
         """The collected events whose type is one of `types`."""
         wanted = set(types)
@@ -163,6 +220,10 @@ class CollectingEventEmitter:
 async def safe_emit(emitter: EventEmitter, event: RuntimeEvent) -> None:
     """Deliver `event` to `emitter`; a failure is logged (`emitter_failed`), never raised."""
     try:
+        nowait = emit_nowait_of(emitter)
+        if nowait is not None:
+            nowait(event)
+            return
         await emitter.emit(event)
     except Exception as exc:  # an emitter must never fail a run
         emitter_failed(emitter, event, exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Awaitable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
@@ -142,10 +143,10 @@ class RuntimeProtocol(Protocol):
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver an event to the emitter and the plugins' event hooks."""
 
-    async def emit_for(
+    def emit_for(
         self, ctx: ExecutionContext, event_type: EventType, payload: dict[str, Any]
-    ) -> None:
-        """Emit an event about the run `ctx`."""
+    ) -> Awaitable[None]:
+        """Emit an event about the run `ctx` (await the result)."""
 
     def context_for(self, agent: Agent[Any], task: TaskSpec) -> ExecutionContext:
         """The execution context of a run of `agent` on `task` (nested under the current run)."""
