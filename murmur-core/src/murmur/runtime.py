@@ -246,15 +246,24 @@ class AgentRuntime:
     # -- events -------------------------------------------------------------------------
 
     @property
+    def event_emitter(self) -> EventEmitter:
+        """Where this runtime's events go (may be replaced, e.g. to add an emitter)."""
+        return self._emitter
+
+    @event_emitter.setter
+    def event_emitter(self, emitter: EventEmitter) -> None:
+        self._emitter = emitter
+        self._emit_nowait = emit_nowait_of(emitter)  # found once per emitter, used per event
+        self._emits_nothing = type(emitter) is NullEventEmitter
+
+    @property
     def observed(self) -> bool:
         """Whether anything sees this runtime's events.
 
         False with a `NullEventEmitter` and no plugin implementing `murmur_event`: then the
         runtime does not build its events at all.
         """
-        return type(self.event_emitter) is not NullEventEmitter or (
-            self._host is not None and self._host.hears_events
-        )
+        return not self._emits_nothing or (self._host is not None and self._host.hears_events)
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver an event to the emitter and to every plugin's `murmur_event` hook.
@@ -273,7 +282,7 @@ class AgentRuntime:
         Delivered before it returns when the emitter is synchronous (`emit_nowait`); then
         the awaitable it returns is already done.
         """
-        if not self.observed:
+        if self._emits_nothing and not self.observed:
             return DELIVERED  # nobody would see it: not even built
         return self._deliver(
             run_event(
@@ -282,14 +291,13 @@ class AgentRuntime:
         )
 
     def _deliver(self, event: RuntimeEvent) -> Awaitable[None]:
-        emitter = self.event_emitter
-        nowait = emit_nowait_of(emitter)
+        nowait = self._emit_nowait
         if nowait is None:
-            return self._emit_async(emitter, event)
+            return self._emit_async(self._emitter, event)
         try:
             nowait(event)
         except Exception as exc:  # an emitter must never fail a run
-            emitter_failed(emitter, event, exc)
+            emitter_failed(self._emitter, event, exc)
         host = self._host
         if host is not None and host.hears_events:
             host.notify_event(event)

@@ -102,34 +102,48 @@ class ConsoleLines:
         if now != self._second:
             self._second = now
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        keys = tuple(fields)
-        order = _ORDERS.get(keys)
-        if order is None:  # the same few key sets come back line after line
-            order = tuple(sorted(keys))
-            if len(_ORDERS) < 256:
-                _ORDERS[keys] = order
         colors = self._colors
-        head = _HEADS.get((level, event, colors))
-        if head is None:
-            head = _head(level, event, colors)
-            if len(_HEADS) < 256:
-                _HEADS[level, event, colors] = head
-        if not order:  # structlog strips the event's padding at the end of a line
-            stream.write(f"{self._stamp}{head.rstrip(' ')}\n")
-        else:
-            # One join of plain pieces: per field, the key, "=", the value as structlog shows it.
-            parts = [_DIM, self._stamp, _RESET, head] if colors else [self._stamp, head]
-            for key in order:
-                value = fields[key]
-                text = value if value.__class__ is str and _QUOTED(value) is None else repr(value)
-                if colors:
-                    parts += (" ", _CYAN, key, _RESET, "=", _MAGENTA, text, _RESET)
-                else:
-                    parts += (" ", key, "=", text)
-            parts.append("\n")
-            stream.write("".join(parts))
+        keys = tuple(fields)
+        plan = _PLANS.get((level, event, colors, keys))
+        if plan is None:  # the same few key sets come back line after line
+            plan = _plan(level, event, colors, keys)
+            if len(_PLANS) < 512:
+                _PLANS[level, event, colors, keys] = plan
+        order, template = plan
+        # One %-format of a template made once per level, event and key set: the values as
+        # structlog shows them, a string bare unless it needs quoting, anything else repr'd.
+        stream.write(
+            template
+            % (
+                self._stamp,
+                *[
+                    value
+                    if (value := fields[key]).__class__ is str and _QUOTED(value) is None
+                    else repr(value)
+                    for key in order
+                ],
+            )
+        )
         if self._flush:
             stream.flush()
+
+
+def _plan(
+    level: str, event: str, colors: bool, keys: tuple[str, ...]
+) -> tuple[tuple[str, ...], str]:
+    """The sorted keys of a line and its `%`-template: the time, the head, each `key=value`."""
+    order = tuple(sorted(keys))
+    head = _head(level, event, colors).replace("%", "%%")
+    if not order:  # structlog strips the event's padding at the end of a line
+        return order, ("%s" if not colors else f"{_DIM}%s{_RESET}") + head.rstrip(" ") + "\n"
+    fields = "".join(
+        f" {_CYAN}{key.replace('%', '%%')}{_RESET}={_MAGENTA}%s{_RESET}"
+        if colors
+        else f" {key.replace('%', '%%')}=%s"
+        for key in order
+    )
+    stamp = f"{_DIM}%s{_RESET}" if colors else "%s"
+    return order, f"{stamp}{head}{fields}\n"
 
 
 def _head(level: str, event: str, colors: bool) -> str:
@@ -140,5 +154,4 @@ def _head(level: str, event: str, colors: bool) -> str:
     return f" [{level:<9}] {event:<30}"
 
 
-_HEADS: dict[tuple[str, str, bool], str] = {}
-_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_PLANS: dict[tuple[str, str, bool, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}

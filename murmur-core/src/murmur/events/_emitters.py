@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import itertools
 import sys
-from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import Any, Protocol, TextIO, cast, runtime_checkable
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 
 from murmur.events._console import ConsoleLines, event_fields
 from murmur.events._model import EventType, RuntimeEvent
@@ -102,27 +103,30 @@ def emit_nowait_of(emitter: object) -> Callable[[RuntimeEvent], None] | None:
     return cast("Callable[[RuntimeEvent], None]", getattr(emitter, "emit_nowait"))  # noqa: B009
 
 
+_EXHAUSTED: Iterator[None] = iter(())
+
+
 class _Delivered:
     """An awaitable that is already done.
 
     What delivering an event returns when it was delivered synchronously: no coroutine to
-    create and run.
+    create and run. Its `__await__` is a C callable returning one shared, exhausted iterator
+    (so awaiting it runs no Python frame); a static method's function is called without
+    the instance.
     """
 
     __slots__ = ()
 
-    def __await__(self) -> Generator[None, None, None]:
-        yield from ()
+    if TYPE_CHECKING:
+
+        def __await__(self) -> Generator[None, None, None]: ...  # what `await` sees
+
+    else:
+        __await__ = staticmethod(itertools.repeat(_EXHAUSTED).__next__)
 
 
 DELIVERED = _Delivered()
 """Awaiting it returns None at once."""
-
-
-def _structlog_configured() -> bool:
-    """Whether the application configured structlog (never imports it to find out)."""
-    structlog = sys.modules.get("structlog")
-    return structlog is not None and structlog.is_configured()
 
 
 _console = ConsoleLines()
@@ -156,9 +160,12 @@ class LogEventEmitter:
 
     def emit_nowait(self, event: RuntimeEvent) -> None:
         """Log one event (it writes synchronously; the runtime calls this directly)."""
-        if self._logger is None and not _structlog_configured():
-            _console.event(event, self._include_payload, event.event_type in _ERROR_TYPES)
-            return
+        if self._logger is None:
+            # Whether the application configured structlog, without importing it to find out.
+            structlog = sys.modules.get("structlog")
+            if structlog is None or not structlog.is_configured():
+                _console.event(event, self._include_payload, event.event_type in _ERROR_TYPES)
+                return
         fields = event_fields(event, self._include_payload)
         if event.event_type in _ERROR_TYPES:
             self._log.error(event.event_type.value, **fields)

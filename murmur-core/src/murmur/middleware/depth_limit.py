@@ -54,6 +54,14 @@ class DepthLimitMiddleware:
 
     def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
         """Check, count, continue (no frame of this stage stays in a run it lets through)."""
+        if not ctx.ancestors and not ctx.spawn_counters:  # a top-level run started here
+            limit = self.max_depth
+            counter = self.counter
+            if (limit is None or ctx.depth <= limit) and (
+                counter.cap is None or counter.count < counter.cap
+            ):
+                counter.count += 1  # SpawnCounter.take, inline: the common case
+                return call_next(ctx)
         error: MurmurError | None = None
         name = ctx.agent.name
         if name in ctx.ancestors:

@@ -124,6 +124,7 @@ class PluginHost:
         self._pm = pluggy.PluginManager("murmur")
         self._pm.add_hookspecs(hookspecs)
         self._logged: set[tuple[str, str]] = set()
+        self._hears: bool | None = None  # `hears_events`, found again after a registration
         self._pm.register(builtin.CorePlugin(self.index), name=KERNEL_PLUGIN)
         for entry_point in self.index.external_plugins():
             self._load_plugin(entry_point)
@@ -154,6 +155,7 @@ class PluginHost:
             ValueError: The plugin, or its name, is already registered.
         """
         registered = self._pm.register(plugin, name=name)
+        self._hears = None
         if registered is None:
             raise ValueError(f"plugin name {name!r} is blocked")
         for problem in plugin_problems(self._pm, plugin):
@@ -166,6 +168,7 @@ class PluginHost:
             if self._pm.is_registered(plugin):
                 return
             self._pm.register(plugin, name=entry_point.name)
+            self._hears = None
         except Exception as exc:
             self._fail(entry_point.name, entry_point.distribution, f"{type(exc).__name__}: {exc}")
             return
@@ -311,8 +314,14 @@ class PluginHost:
 
     @property
     def hears_events(self) -> bool:
-        """Whether any plugin implements `murmur_event` (else an event need not be built)."""
-        return bool(self._pm.hook.murmur_event.get_hookimpls())
+        """Whether any plugin implements `murmur_event` (else an event need not be built).
+
+        Asked for every event, and known again after each `register`.
+        """
+        hears = self._hears
+        if hears is None:
+            hears = self._hears = bool(self._pm.hook.murmur_event.get_hookimpls())
+        return hears
 
     def notify_event(self, event: Any) -> None:
         """Call `murmur_event(event)` on every plugin; never raises, never blocks on its own."""

@@ -1,0 +1,126 @@
+"""Synchronous emitters: `emit_nowait` is called directly only where it stands for `emit`.
+
+A runtime calls an emitter's `emit_nowait(event)` instead of awaiting `emit(event)` when the
+class that defines `emit` also defines `emit_nowait`. A subclass that overrides `emit` alone
+must still be awaited (its override would otherwise be skipped); one that overrides
+`emit_nowait` alone is reached either way.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from murmur import Agent, AgentRuntime, EventType, RuntimeEvent, TaskSpec
+from murmur.events import CollectingEventEmitter, LogEventEmitter, NullEventEmitter
+from murmur.events._emitters import DELIVERED, emit_nowait_of
+from murmur.hookspecs import hookimpl
+from murmur.plugins import PluginHost, PluginIndex
+
+AGENT = Agent(name="echo", model="test")
+
+
+class OnlyEmitOverridden(CollectingEventEmitter):
+    """Overrides `emit` alone: filters out tool events."""
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        if event.event_type is not EventType.AGENT_SPAWNED:
+            self.events.append(event)
+
+
+class OnlyNowaitOverridden(CollectingEventEmitter):
+    """Overrides `emit_nowait` alone: tags what it keeps."""
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        self.events.append(event.model_copy(update={"payload": {"tagged": True}}))
+
+
+class Failing(CollectingEventEmitter):
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        raise RuntimeError("emitter down")
+
+
+def test_which_emitters_are_called_synchronously() -> None:
+    assert emit_nowait_of(LogEventEmitter()) is not None
+    assert emit_nowait_of(NullEventEmitter()) is not None
+    assert emit_nowait_of(CollectingEventEmitter()) is not None
+    assert emit_nowait_of(OnlyEmitOverridden()) is None
+    assert emit_nowait_of(OnlyNowaitOverridden()) is not None
+    assert emit_nowait_of(object()) is None
+
+
+async def test_delivered_is_awaitable_again_and_again() -> None:
+    for _ in range(3):
+        assert await DELIVERED is None
+
+
+async def test_a_subclass_overriding_emit_alone_is_awaited() -> None:
+    emitter = OnlyEmitOverridden()
+    runtime = AgentRuntime(event_emitter=emitter)
+
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert emitter.types() == [EventType.AGENT_COMPLETED]
+
+
+async def test_a_subclass_overriding_emit_nowait_alone_is_reached() -> None:
+    emitter = OnlyNowaitOverridden()
+    runtime = AgentRuntime(event_emitter=emitter)
+
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+    await runtime.emit(RuntimeEvent(event_type=EventType.GROUP_STARTED))
+
+    assert emitter.types() == [
+        EventType.AGENT_SPAWNED,
+        EventType.AGENT_COMPLETED,
+        EventType.GROUP_STARTED,
+    ]
+    assert all(event.payload == {"tagged": True} for event in emitter.events)
+
+
+async def test_a_failing_synchronous_emitter_never_fails_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runtime = AgentRuntime(event_emitter=Failing())
+
+    result = await runtime.run(AGENT, TaskSpec(input="hi"))
+
+    assert result.is_ok()
+    assert "emitter_failed" in capsys.readouterr().err
+
+
+async def test_replacing_the_emitter_takes_effect_for_the_next_event() -> None:
+    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    assert not runtime.observed
+    collected = CollectingEventEmitter()
+
+    runtime.event_emitter = collected
+    assert runtime.observed
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert collected.types() == [EventType.AGENT_SPAWNED, EventType.AGENT_COMPLETED]
+    assert runtime.event_emitter is collected
+
+
+async def test_a_plugin_registered_later_hears_the_next_event() -> None:
+    heard: list[RuntimeEvent] = []
+
+    class Listener:
+        @hookimpl
+        def murmur_event(self, event: RuntimeEvent) -> None:
+            heard.append(event)
+
+    kernel = [d for d in PluginIndex.scan(disabled=()).distributions if d.name == "murmur-core"]
+    host = PluginHost(index=PluginIndex(kernel))  # no installed plugin listening
+    assert not host.hears_events
+    runtime = AgentRuntime(event_emitter=NullEventEmitter(), plugins=host)
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+    assert heard == []
+
+    host.register(Listener())
+    assert runtime.observed
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert [event.event_type for event in heard] == [
+        EventType.AGENT_SPAWNED,
+        EventType.AGENT_COMPLETED,
+    ]
