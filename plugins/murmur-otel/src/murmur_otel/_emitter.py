@@ -69,6 +69,10 @@ class OTelEmitter:
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Record one event as spans, then as metrics."""
+        self.emit_nowait(event)
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        """Record one event (synchronous: the runtime calls this directly, no coroutine)."""
         kind = event.event_type
         on_trace = self._on_trace.get(kind)
         on_metric = self._on_metric.get(kind)

@@ -189,6 +189,10 @@ class OTelMetricsEmitter:
         """Record one event."""
         self.record(event)
 
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        """Record one event (synchronous: the runtime calls this directly)."""
+        self.record(event)
+
     def record(self, event: RuntimeEvent) -> None:
         """The synchronous body of `emit`."""
         origin, ctx = origin_of(event)

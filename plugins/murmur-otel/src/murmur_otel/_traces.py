@@ -83,6 +83,10 @@ class OTelTraceEmitter:
         """Open, annotate or close the span `event` belongs to."""
         self.record(event)
 
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        """`emit`, synchronously (the runtime calls this directly)."""
+        self.record(event)
+
     def record(self, event: RuntimeEvent) -> None:
         """The synchronous body of `emit` (for callers without an event loop)."""
         origin, ctx = origin_of(event)
