@@ -255,6 +255,8 @@ class AgentRuntime:
         self._emitter = emitter
         self._emit_nowait = emit_nowait_of(emitter)  # found once per emitter, used per event
         self._emits_nothing = type(emitter) is NullEventEmitter
+        # The default emitter on its own: an event about a run can go straight to its line.
+        self._run_line = emitter.run_line if type(emitter) is LogEventEmitter else None
 
     @property
     def observed(self) -> bool:
@@ -284,6 +286,16 @@ class AgentRuntime:
         """
         if self._emits_nothing and not self.observed:
             return DELIVERED  # nobody would see it: not even built
+        run_line = self._run_line
+        host = self._host
+        if (
+            run_line is not None
+            and (host is None or not host.hears_events)
+            and run_line(
+                event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
+            )
+        ):
+            return DELIVERED  # a log line was all it would become: the event is not built
         return self._deliver(
             run_event(
                 event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload

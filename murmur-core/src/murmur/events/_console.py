@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from murmur.events._model import RuntimeEvent
 
-__all__ = ["ConsoleLines", "event_fields"]
+__all__ = ["ConsoleLines", "event_fields", "line_fields"]
 
 _RESET = "\033[0m"
 _BRIGHT = "\033[1m"
@@ -42,19 +42,33 @@ def _colors(stream: TextIO) -> bool:
 
 
 def event_fields(event: RuntimeEvent, include_payload: bool) -> dict[str, Any]:
-    """The fields of an event's log line.
+    """The fields of an event's log line (see `line_fields`)."""
+    return line_fields(
+        event.agent_name,
+        event.task_id,
+        event.trace_id,
+        event.parent_trace_id,
+        event.payload,
+        include_payload,
+    )
+
+
+def line_fields(
+    agent: str | None,
+    task_id: str | None,
+    trace_id: str | None,
+    parent_trace_id: str | None,
+    payload: dict[str, Any],
+    include_payload: bool,
+) -> dict[str, Any]:
+    """The fields of a log line.
 
     agent, task_id, trace_id, parent_trace_id when set, then the payload's
     (`include_payload`), which never replace those.
     """
-    fields: dict[str, Any] = {
-        "agent": event.agent_name,
-        "task_id": event.task_id,
-        "trace_id": event.trace_id,
-    }
-    if event.parent_trace_id:
-        fields["parent_trace_id"] = event.parent_trace_id
-    payload = event.payload
+    fields: dict[str, Any] = {"agent": agent, "task_id": task_id, "trace_id": trace_id}
+    if parent_trace_id:
+        fields["parent_trace_id"] = parent_trace_id
     if include_payload and payload:
         for key, value in payload.items():
             fields.setdefault(key, value)

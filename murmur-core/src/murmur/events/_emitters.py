@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 
-from murmur.events._console import ConsoleLines, event_fields
+from murmur.events._console import ConsoleLines, event_fields, line_fields
 from murmur.events._model import EventType, RuntimeEvent
 
 __all__ = [
@@ -157,6 +157,33 @@ class LogEventEmitter:
     async def emit(self, event: RuntimeEvent) -> None:
         """Log one event."""
         self.emit_nowait(event)
+
+    def run_line(
+        self,
+        event_type: EventType,
+        agent: str,
+        task_id: str,
+        trace_id: str,
+        parent_trace_id: str | None,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Write the line of an event about a run without the event being built, if it can.
+
+        It can when the line is all that becomes of the event: no `logger` given and
+        structlog not configured (the console line shows no event id or time of its own).
+        False when the event is needed (then the runtime builds it and calls `emit`).
+        """
+        if self._logger is not None:
+            return False
+        structlog = sys.modules.get("structlog")
+        if structlog is not None and structlog.is_configured():
+            return False
+        _console.write(
+            "error" if event_type in _ERROR_TYPES else "info",
+            event_type._value_,
+            line_fields(agent, task_id, trace_id, parent_trace_id, payload, self._include_payload),
+        )
+        return True
 
     def emit_nowait(self, event: RuntimeEvent) -> None:
         """Log one event (it writes synchronously; the runtime calls this directly)."""
