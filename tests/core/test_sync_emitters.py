@@ -124,3 +124,50 @@ async def test_a_plugin_registered_later_hears_the_next_event() -> None:
         EventType.AGENT_SPAWNED,
         EventType.AGENT_COMPLETED,
     ]
+
+
+def test_a_run_line_is_the_line_of_the_event(capsys: pytest.CaptureFixture[str]) -> None:
+    """The default emitter's line written from a run's fields, without the event, is the line
+    `emit` writes for the event built from them."""
+    emitter = LogEventEmitter()
+    payload = {"model": "test", "depth": 1, "backend": "async", "note": "two words"}
+    event = RuntimeEvent(
+        event_type=EventType.AGENT_SPAWNED,
+        agent_name="echo",
+        task_id="t1",
+        trace_id="a" * 32,
+        parent_trace_id="b" * 32,
+        payload=payload,
+    )
+
+    assert emitter.run_line(EventType.AGENT_SPAWNED, "echo", "t1", "a" * 32, "b" * 32, payload)
+    emitter.emit_nowait(event)
+
+    first, second = capsys.readouterr().err.splitlines()
+    assert first == second
+    assert "note='two words'" in first
+
+
+async def test_a_given_logger_gets_every_event_of_a_run() -> None:
+    """With a logger given (or structlog configured, or a plugin hearing events), the event is
+    built and logged as before."""
+    lines: list[tuple[str, str, dict[str, object]]] = []
+
+    class Logger:
+        def info(self, event: str, **fields: object) -> None:
+            lines.append(("info", event, fields))
+
+        def error(self, event: str, **fields: object) -> None:
+            lines.append(("error", event, fields))
+
+    emitter = LogEventEmitter(Logger())
+    assert not emitter.run_line(EventType.AGENT_SPAWNED, "echo", "t", "x", None, {})
+    runtime = AgentRuntime(event_emitter=emitter)
+
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert [(level, event) for level, event, _ in lines] == [
+        ("info", "agent_spawned"),
+        ("info", "agent_completed"),
+    ]
+    assert lines[1][2]["agent"] == "echo"
