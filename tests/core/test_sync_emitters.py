@@ -171,3 +171,47 @@ async def test_a_given_logger_gets_every_event_of_a_run() -> None:
         ("info", "agent_completed"),
     ]
     assert lines[1][2]["agent"] == "echo"
+
+
+class _BrokenStderr:
+    """A stderr that fails every run's line (murmur's `emitter_failed` warning gets through)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        if "emitter_failed" not in text and "agent_" in text:
+            raise OSError("stderr is gone")
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+async def test_a_log_line_that_cannot_be_written_never_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = _BrokenStderr()
+    monkeypatch.setattr("sys.stderr", stderr)
+
+    result = await AgentRuntime().run(AGENT, TaskSpec(input="hi"))
+
+    assert result.is_ok()
+    assert any("agent_spawned" in line for line in stderr.written)
+
+
+async def test_a_top_level_context_with_an_inherited_depth_limit_is_still_refused() -> None:
+    """A context carrying a caller's limit (as a delivered envelope does) is checked in full."""
+    runtime = AgentRuntime(event_emitter=NullEventEmitter())
+    ctx = runtime.context_for(AGENT, TaskSpec(input="hi"))
+    ctx.depth, ctx.max_depth = 3, 2
+
+    result = await runtime.execute_context(ctx)
+
+    assert not result.is_ok()
+    assert result.error is not None
+    assert result.error.code == "depth_limit"

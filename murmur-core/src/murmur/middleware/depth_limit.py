@@ -54,7 +54,8 @@ class DepthLimitMiddleware:
 
     def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
         """Check, count, continue (no frame of this stage stays in a run it lets through)."""
-        if not ctx.ancestors and not ctx.spawn_counters:  # a top-level run started here
+        if not ctx.ancestors and not ctx.spawn_counters and ctx.max_depth is None:
+            # A top-level run started here (no limit inherited from a caller): the common case.
             limit = self.max_depth
             counter = self.counter
             if (limit is None or ctx.depth <= limit) and (
