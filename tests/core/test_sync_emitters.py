@@ -8,6 +8,9 @@ must still be awaited (its override would otherwise be skipped); one that overri
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+
 import pytest
 
 from murmur import Agent, AgentRuntime, EventType, RuntimeEvent, TaskSpec
@@ -17,6 +20,22 @@ from murmur.hookspecs import hookimpl
 from murmur.plugins import PluginHost, PluginIndex
 
 AGENT = Agent(name="echo", model="test")
+
+
+@pytest.fixture(autouse=True)
+def structlog_unconfigured() -> Iterator[None]:
+    """These tests are about the default console lines: no structlog configuration left by
+    another test in this process (e.g. `murmur-mcp serve`'s), restored afterwards."""
+    structlog = sys.modules.get("structlog")
+    if structlog is None or not structlog.is_configured():
+        yield
+        return
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
 
 
 class OnlyEmitOverridden(CollectingEventEmitter):
