@@ -288,33 +288,23 @@ class AgentRuntime:
             return DELIVERED  # nobody would see it: not even built
         run_line = self._run_line
         host = self._host
+        failure: Exception | None = None
         if run_line is not None and (host is None or not host.hears_events):
             try:
                 if run_line(
-                    event_type,
-                    ctx.agent.name,
-                    ctx.task.id,
-                    ctx.trace_id,
-                    ctx.parent_trace_id,
+                    event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id,
                     payload,
-                ):
+                ):  # fmt: skip
                     return DELIVERED  # a log line was all it would become: no event built
             except Exception as exc:  # an emitter must never fail a run
-                event = run_event(
-                    event_type,
-                    ctx.agent.name,
-                    ctx.task.id,
-                    ctx.trace_id,
-                    ctx.parent_trace_id,
-                    payload,
-                )
-                emitter_failed(self._emitter, event, exc)
-                return DELIVERED
-        return self._deliver(
-            run_event(
-                event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
-            )
+                failure = exc
+        event = run_event(
+            event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
         )
+        if failure is not None:  # the line's failure, logged with the event it stood for
+            emitter_failed(self._emitter, event, failure)
+            return DELIVERED
+        return self._deliver(event)
 
     def _deliver(self, event: RuntimeEvent) -> Awaitable[None]:
         nowait = self._emit_nowait
