@@ -1,6 +1,6 @@
 """Kernel overhead benchmarks, reported as ratios against a baseline in the same run.
 
-    uv run python benchmarks/kernel.py [--pairs 1000] [--trials 7] [--tasks 2000] [--json]
+    uv run python benchmarks/kernel.py [--pairs 1000] [--trials 7] [--tasks 1000] [--json]
 
 1. per-run overhead: `runtime.run` vs a raw `pydantic_ai.Agent.run` on the same no-work
    FunctionModel, in pairs of single runs (raw then murmur, murmur then raw, alternating), each
@@ -12,7 +12,9 @@
    /dev/null here), and with `NullEventEmitter` (a runtime whose events go nowhere, or only
    to a store or OTel, which have their own benchmarks);
 2. gather throughput: `runtime.gather(max_concurrency=50)` vs the pattern users hand-write,
-   `asyncio.gather` + `asyncio.Semaphore` around raw PydanticAI runs;
+   `asyncio.gather` + `asyncio.Semaphore` around raw PydanticAI runs, with what the cyclic
+   garbage collector took on each side (its share of the CPU time, full collections per
+   gather) and the ratio with collections left out;
 3. memory per in-flight task: tracemalloc peak with N runs parked inside the model, murmur vs
    raw;
 4. start-up: `import murmur` vs `import pydantic` (its floor), and `murmur --help`, in fresh
@@ -173,11 +175,43 @@ def per_run_overhead(runs: int, trials: int, emitter: str) -> dict[str, Any]:
     }
 
 
+class _GcClock:
+    """Collections and the CPU time they take, from `gc.callbacks` (this thread's)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.cpu_s = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        self.counts[info["generation"]] += 1
+        self.cpu_s += time.thread_time() - self._started
+
+
 async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) -> dict[str, Any]:
-    """One gather trial: `reps` interleaved pairs of whole gathers, raw and murmur."""
+    """One gather trial: `reps` interleaved pairs of whole gathers, raw and murmur.
+
+    Besides the throughput ratio, what the cyclic garbage collector took on each side: its
+    share of the gather's CPU time and the full collections per gather (each one walks the
+    whole heap, tens of ms with PydanticAI imported), and the ratio with GC time left out.
+    """
     raw = PAAgent(MODEL)
     runtime = AgentRuntime(event_emitter=emitter)
     agent = Agent(name="bench", model=MODEL)
+    clock = _GcClock()
+    spent: dict[str, list[tuple[float, float, int]]] = {"raw": [], "murmur": []}
+
+    def gc_counted(name: str, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def counted() -> None:
+            cpu, gc_cpu, full = time.thread_time(), clock.cpu_s, clock.counts[2]
+            await fn()
+            cpu = time.thread_time() - cpu
+            spent[name].append((cpu, clock.cpu_s - gc_cpu, clock.counts[2] - full))
+
+        return counted
 
     async def murmur_gather() -> None:
         results = await runtime.gather(
@@ -198,7 +232,13 @@ async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) ->
 
     await murmur_gather()
     await raw_gather()
-    found = await paired(raw_gather, murmur_gather, reps)
+    gc.callbacks.append(clock)
+    try:
+        found = await paired(
+            gc_counted("raw", raw_gather), gc_counted("murmur", murmur_gather), reps
+        )
+    finally:
+        gc.callbacks.remove(clock)
     # Throughput is the inverse of time: murmur / raw tasks per second.
     for key in ("cpu_ratio", "wall_ratio"):
         inverse = {k: 1 / v for k, v in found[key].items()}
@@ -208,6 +248,12 @@ async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) ->
         del found[key]
     found["raw_tasks_per_cpu_s"] = tasks / found.pop("baseline_cpu_s")
     found["murmur_tasks_per_cpu_s"] = tasks / found.pop("candidate_cpu_s")
+    for name, rows in spent.items():
+        found[f"{name}_gc_share"] = sum(g for _, g, _ in rows) / sum(c for c, _, _ in rows)
+        found[f"{name}_full_collections"] = statistics.mean(n for _, _, n in rows)
+    found["gc_free_throughput_ratio"] = sum(c - g for c, g, _ in spent["raw"]) / sum(
+        c - g for c, g, _ in spent["murmur"]
+    )
     return found
 
 
@@ -229,6 +275,15 @@ def gather_throughput(tasks: int, trials: int, reps: int, emitter: str) -> dict[
         "wall_throughput_ratio": spread([t["wall_throughput_ratio"]["median"] for t in found]),
         "raw_tasks_per_cpu_s": statistics.median(t["raw_tasks_per_cpu_s"] for t in found),
         "murmur_tasks_per_cpu_s": statistics.median(t["murmur_tasks_per_cpu_s"] for t in found),
+        "gc_free_throughput_ratio": spread([t["gc_free_throughput_ratio"] for t in found]),
+        "raw_gc_share": statistics.median(t["raw_gc_share"] for t in found),
+        "murmur_gc_share": statistics.median(t["murmur_gc_share"] for t in found),
+        "raw_full_collections_per_gather": statistics.mean(
+            t["raw_full_collections"] for t in found
+        ),
+        "murmur_full_collections_per_gather": statistics.mean(
+            t["murmur_full_collections"] for t in found
+        ),
     }
 
 
