@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -235,9 +236,17 @@ def open_page(
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the page for docs/dashboard.md."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Take the page's picture: into docs/img/dashboard with `MURMUR_UPDATE_SCREENSHOTS=1`.
+
+    Otherwise into a temporary directory, so a test run leaves the checkout as it was.
+    """
+    folder = (
+        SCREENSHOTS
+        if os.environ.get("MURMUR_UPDATE_SCREENSHOTS") == "1"
+        else Path(tempfile.gettempdir()) / "murmur-dashboard-screenshots"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def have_npm() -> str:
