@@ -47,6 +47,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from _gc import GcClock  # benchmarks/_gc.py: the script's folder is on sys.path
 from pydantic_ai import Agent as PAAgent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -175,22 +176,6 @@ def per_run_overhead(runs: int, trials: int, emitter: str) -> dict[str, Any]:
     }
 
 
-class _GcClock:
-    """Collections and the CPU time they take, from `gc.callbacks` (this thread's)."""
-
-    def __init__(self) -> None:
-        self.counts = [0, 0, 0]
-        self.cpu_s = 0.0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.thread_time()
-            return
-        self.counts[info["generation"]] += 1
-        self.cpu_s += time.thread_time() - self._started
-
-
 async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) -> dict[str, Any]:
     """One gather trial: `reps` interleaved pairs of whole gathers, raw and murmur.
 
@@ -201,7 +186,7 @@ async def gather_trial(tasks: int, concurrency: int, reps: int, emitter: Any) ->
     raw = PAAgent(MODEL)
     runtime = AgentRuntime(event_emitter=emitter)
     agent = Agent(name="bench", model=MODEL)
-    clock = _GcClock()
+    clock = GcClock()
     spent: dict[str, list[tuple[float, float, int]]] = {"raw": [], "murmur": []}
 
     def gc_counted(name: str, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

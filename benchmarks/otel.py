@@ -41,6 +41,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from _gc import GcClock  # benchmarks/_gc.py: the script's folder is on sys.path
 from murmur_otel import OTelEmitter
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
@@ -77,33 +78,7 @@ def _runtime(emitter: EventEmitter) -> AgentRuntime:
     return runtime
 
 
-class _GcClock:
-    """The CPU time the cyclic garbage collector takes, from `gc.callbacks`.
-
-    A collection runs in whichever thread's allocation crosses a generation's threshold, so a
-    collection of garbage the run made may run inside `emit` and be timed as the emitter's.
-    """
-
-    def __init__(self) -> None:
-        self.cpu_s = 0.0
-        """All collections."""
-        self.full_s = 0.0
-        """Full (generation 2) collections: rare, tens of ms each, on a big heap."""
-        self.full = 0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.thread_time()
-            return
-        spent = time.thread_time() - self._started
-        self.cpu_s += spent
-        if info["generation"] == 2:
-            self.full_s += spent
-            self.full += 1
-
-
-GC = _GcClock()
+GC = GcClock()
 
 
 class _Timed:
@@ -163,7 +138,7 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
         random.shuffle(order)
         for name in order:
             runtime = sides[name]
-            gc_before = (GC.cpu_s, GC.full_s, GC.full)
+            gc_before = (GC.cpu_s, GC.full_s, GC.counts[2])
             started = time.process_time()
             for _ in range(runs):
                 result = await runtime.run(AGENT, TaskSpec(input="x"))
@@ -171,7 +146,7 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
             times[name].append((time.process_time() - started) / runs)
             full_s = GC.full_s - gc_before[1]
             young[name] += GC.cpu_s - gc_before[0] - full_s
-            full[name][0] += GC.full - gc_before[2]
+            full[name][0] += GC.counts[2] - gc_before[2]
             full[name][1] += full_s
     gc.callbacks.remove(GC)
     reader.collect()
