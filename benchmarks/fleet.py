@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,9 @@ async def _latency(
     return out
 
 
-def _start_workers(broker: str, count: int, names: str, concurrency: int) -> list[Any]:
+def _start_workers(
+    broker: str, count: int, names: str, concurrency: int, extra: Sequence[str] = ()
+) -> list[Any]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
@@ -130,7 +133,7 @@ def _start_workers(broker: str, count: int, names: str, concurrency: int) -> lis
             sys.executable, "-c", "from murmur.cli import main; main()",
             "worker", "start", "--agents", names, "--app", "fleet:agents",
             "--broker", broker, "--concurrency", str(concurrency),
-            "--consumer-id", f"bench-{i}-{uuid.uuid4().hex[:6]}", "--no-log-events",
+            "--consumer-id", f"bench-{i}-{uuid.uuid4().hex[:6]}", "--no-log-events", *extra,
         ]  # fmt: skip
         procs.append(
             subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -186,7 +189,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     ratios: list[float] = []
     local_p50: list[float] = []
     broker_p50: list[float] = []
-    procs = _start_workers(broker, args.workers, "bench-worker,bench-ping", args.concurrency)
+    procs = _start_workers(
+        broker, args.workers, "bench-worker,bench-ping", args.concurrency, args.worker_args.split()
+    )
     try:
         async with (
             AgentRuntime(event_emitter=NullEventEmitter()) as local,
@@ -289,6 +294,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions")
     parser.add_argument(
         "--celery", action="store_true", help="also run Celery (Redis broker) on the same body"
+    )
+    parser.add_argument(
+        "--worker-args",
+        default="",
+        help="more `murmur worker start` flags, e.g. --worker-args=--no-gc-freeze",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     return parser.parse_args()
