@@ -298,7 +298,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--worker-args",
         default="",
-        help="more `murmur worker start` flags, e.g. --worker-args=--no-gc-freeze",
+        help="more `murmur worker start` flags, e.g. --worker-args=--log-events",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     return parser.parse_args()

@@ -26,8 +26,6 @@ from typing import Any
 
 import click
 
-from murmur.core.heap import freeze_startup_heap
-
 __all__ = ["load_app_agents", "resolve_emitters", "worker_group"]
 
 
@@ -173,13 +171,6 @@ def _spec_agents(path: str) -> dict[str, Any]:
     show_default=True,
     help="Seconds in-flight tasks get to finish on SIGTERM.",
 )
-@click.option(
-    "--gc-freeze/--no-gc-freeze",
-    default=True,
-    show_default=True,
-    help="Freeze the start-up heap (gc.freeze) so the garbage collector's full collections "
-    "skip it: less time collecting per task in a long-lived worker.",
-)
 def start_command(
     agent_names: tuple[str, ...],
     broker: str,
@@ -193,7 +184,6 @@ def start_command(
     heartbeat_interval: float,
     reclaim_min_idle_ms: int,
     stop_timeout: float,
-    gc_freeze: bool,
 ) -> None:
     """Consume tasks for AGENTS from BROKER until SIGINT/SIGTERM."""
     wanted = _split(agent_names)
@@ -252,7 +242,7 @@ def start_command(
     )
     held = _StartupLogs()
     try:
-        asyncio.run(_serve(worker, banner, held, gc_freeze=gc_freeze))
+        asyncio.run(_serve(worker, banner, held))
     except MurmurError as exc:  # e.g. the broker cannot be reached: one line, no traceback
         held.drop()
         raise click.ClickException(f"murmur worker: {exc}") from exc
@@ -304,9 +294,7 @@ class _StartupLogs:
             self._held = None
 
 
-async def _serve(worker: Any, banner: str, held: _StartupLogs, *, gc_freeze: bool) -> None:
-    if gc_freeze:  # before the first task: no task's objects are frozen with the start-up heap
-        freeze_startup_heap()
+async def _serve(worker: Any, banner: str, held: _StartupLogs) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform

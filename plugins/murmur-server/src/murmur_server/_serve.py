@@ -15,7 +15,6 @@ import click
 
 from murmur.agent import Agent
 from murmur.core.errors import MurmurError
-from murmur.core.heap import freeze_startup_heap
 from murmur.runtime import AgentRuntime
 from murmur_server._security import require_token_for_host
 
@@ -39,8 +38,6 @@ class ServeOptions:
     log_level: str = "info"
     emitters: tuple[str, ...] = ()
     mcp_agents: tuple[str, ...] = ()
-    gc_freeze: bool = True
-    """Freeze the start-up heap before serving (`murmur.core.heap.freeze_startup_heap`)."""
     groups: list[Any] = field(default_factory=list)
 
 
@@ -164,8 +161,6 @@ async def _serve(options: ServeOptions) -> None:
         f"(API docs at {options.prefix}/docs)",
         err=True,
     )
-    if options.gc_freeze:  # before the first request: no run's objects are frozen with it
-        freeze_startup_heap()
     try:
         await uvicorn.Server(config).serve()
     finally:

@@ -83,13 +83,6 @@ _EVENT_TYPES = [
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-@click.option(
-    "--gc-freeze/--no-gc-freeze",
-    default=True,
-    show_default=True,
-    help="Freeze the start-up heap (gc.freeze) so the garbage collector's full collections "
-    "skip it: less time collecting per run in a long-lived server.",
-)
 def serve_command(
     host: str,
     port: int,
@@ -104,7 +97,6 @@ def serve_command(
     emitters: tuple[str, ...],
     mcp_agents: str | None,
     log_level: str,
-    gc_freeze: bool,
 ) -> None:
     """Serve the runtime over HTTP: REST, a live SSE event stream, stats."""
     from murmur_server._serve import ServeOptions, run_serve
@@ -124,7 +116,6 @@ def serve_command(
             log_level=log_level,
             emitters=tuple(e.strip() for v in emitters for e in v.split(",") if e.strip()),
             mcp_agents=tuple(a.strip() for a in (mcp_agents or "").split(",") if a.strip()),
-            gc_freeze=gc_freeze,
         )
     )
 
