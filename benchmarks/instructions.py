@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ async def _side(side: str, runs: int) -> None:
 
 def _count(side: str, runs: int) -> int:
     """Instructions of a whole interpreter running `side` with `runs` measured runs."""
-    out = Path(f"/tmp/murmur-callgrind-{os.getpid()}-{side}-{runs}.out")
+    out = Path(tempfile.gettempdir()) / f"murmur-callgrind-{os.getpid()}-{side}-{runs}.out"
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
          sys.executable, __file__, "--side", side, "--runs", str(runs)],
