@@ -5,7 +5,8 @@
 Each side runs in its own interpreter under `valgrind --tool=callgrind` twice, with 0 and with
 `--runs` measured runs after the same warm-up; the difference divided by `--runs` is the
 instructions one run executes (every thread: the FunctionModel's worker thread and the span
-processor's included), after a full collection. `PYTHONHASHSEED=0` makes the count repeat.
+processor's included), after a full collection. `PYTHONHASHSEED=0` takes hash
+randomization out of the count.
 The garbage collector's work is counted where it falls: a collection more or less inside the
 measured runs moves a side by up to 2 points (see `benchmarks/README.md`). About 30 minutes
 on 2 cores (14 interpreters under valgrind, two at a time). Instructions are not time (a
