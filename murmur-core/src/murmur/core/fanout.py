@@ -2,13 +2,18 @@
 
 `bounded_map` returns the results in input order (fan-out nodes, the spawn tool);
 `bounded_iter` yields them as they complete (`gather`, `as_completed`, durable batches).
+While a pool of more than one runner is in flight, the collector's young scans are spaced
+out (`murmur.core.collector`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import TypeVar, cast
+
+from murmur.core.collector import spaced_collections
 
 __all__ = ["bounded_iter", "bounded_map"]
 
@@ -40,13 +45,14 @@ async def bounded_map(
     if width == 1:
         await runner()
     elif width > 1:
-        runners = [asyncio.ensure_future(runner()) for _ in range(width)]
-        try:
-            await asyncio.gather(*runners)
-        except BaseException:
-            for task in runners:
-                task.cancel()
-            raise
+        with spaced_collections():
+            runners = [asyncio.ensure_future(runner()) for _ in range(width)]
+            try:
+                await asyncio.gather(*runners)
+            except BaseException:
+                for task in runners:
+                    task.cancel()
+                raise
     return cast("list[ResultT]", results)  # every slot was filled
 
 
@@ -78,15 +84,17 @@ async def bounded_iter(
                 return
             finished.put_nowait((index, result))
 
-    runners = [asyncio.ensure_future(runner()) for _ in range(min(limit, count))]
-    try:
-        for _ in range(count):
-            item = await finished.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        for task in runners:
-            task.cancel()
-        # Wait for the cancelled runs to unwind, so none is left pending after this.
-        await asyncio.gather(*runners, return_exceptions=True)
+    width = min(limit, count)
+    with spaced_collections() if width > 1 else nullcontext():
+        runners = [asyncio.ensure_future(runner()) for _ in range(width)]
+        try:
+            for _ in range(count):
+                item = await finished.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for task in runners:
+                task.cancel()
+            # Wait for the cancelled runs to unwind, so none is left pending after this.
+            await asyncio.gather(*runners, return_exceptions=True)
