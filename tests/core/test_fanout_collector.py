@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Generator
 from contextlib import aclosing
@@ -17,6 +18,7 @@ from murmur import Agent, AgentRuntime
 from murmur.core.collector import DEFAULT_FANOUT_THRESHOLD, fanout_threshold
 from murmur.core.fanout import bounded_map
 from murmur.events import NullEventEmitter
+from murmur.worker import Worker
 
 from ._models import last_prompt
 
@@ -209,4 +211,26 @@ def test_fan_outs_in_two_threads_share_one_count(thresholds: tuple[int, int, int
         thread.join(10)
 
     assert during == [DEFAULT_FANOUT_THRESHOLD] * 2
+    assert gc.get_threshold() == thresholds
+
+
+@pytest.mark.parametrize(("concurrency", "expected"), [(4, DEFAULT_FANOUT_THRESHOLD), (1, 700)])
+async def test_a_worker_serving_several_runs_at_once_is_a_fan_out(
+    thresholds: tuple[int, int, int], concurrency: int, expected: int
+) -> None:
+    """Raised while a Worker with concurrency > 1 serves; put back when it stops."""
+    url = f"memory://collector-{uuid.uuid4().hex}"
+    worker = Worker(url, {"recorder": agent}, concurrency=concurrency)
+    serving = asyncio.create_task(worker.start())
+    await worker.wait_ready()
+    try:
+        assert gc.get_threshold()[0] == expected
+        async with AgentRuntime(broker=url, event_emitter=NullEventEmitter()) as caller:
+            # Not a gather: the caller's own fan-out would raise it in this process too.
+            results = [await caller.run(agent, prompt) for prompt in ("0", "0.01")]
+        assert all(result.is_ok() for result in results)
+        assert seen == [expected, expected]
+    finally:
+        await worker.stop()
+        await serving
     assert gc.get_threshold() == thresholds

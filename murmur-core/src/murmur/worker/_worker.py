@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from murmur.agent import Agent
+from murmur.core.collector import spaced_collections
 from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
 from murmur.core.json import dump_value
 from murmur.core.logs import get_logger
@@ -209,12 +210,16 @@ class Worker:
         self._stopped.clear()
         self._slots = Slots(self.concurrency)
         self._receivers, self._services = [], []
-        try:
-            await self._open()
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await self._shutdown()
+        # Up to `concurrency` runs in flight: a fan-out, so the collector's young scans are
+        # spaced out while it serves (murmur.core.collector).
+        spaced = spaced_collections() if self.concurrency > 1 else contextlib.nullcontext()
+        with spaced:
+            try:
+                await self._open()
+                self._ready.set()
+                await self._stopping.wait()
+            finally:
+                await self._shutdown()
 
     async def stop(self) -> None:
         """Stop taking tasks, let in-flight ones finish, ack them, close the broker connection.
