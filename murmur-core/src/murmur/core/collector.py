@@ -1,7 +1,7 @@
 """Young garbage collections spaced out while a fan-out has many runs in flight.
 
 CPython's cyclic collector scans its youngest generation each time the tracked objects
-allocated since the last scan outnumber those freed by 700 (2,000 from Python 3.13). One
+allocated since the last scan outnumber those freed by 700 (CPython 3.11 and 3.12). One
 agent run allocates thousands of tracked objects, and a fan-out keeps dozens of runs in
 flight, each suspended for as long as the others take their turn. So at that threshold
 nearly every young scan finds the in-flight runs' objects still alive, walks them, and
