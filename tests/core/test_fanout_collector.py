@@ -183,7 +183,6 @@ async def test_cyclic_garbage_is_still_collected_during_a_fan_out() -> None:
         cycle = Node()
         gone = weakref.ref(cycle)
         del cycle
-        assert gone() is not None
         await bounded_map([0, 1], churn, 2)  # allocates past the raised threshold
         return gone() is None
 
