@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Generator
 from contextlib import aclosing
 
 import pytest
+import structlog.testing
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
@@ -120,6 +121,20 @@ async def test_a_failing_call_in_a_bounded_map_puts_it_back(
     with pytest.raises(ValueError, match="boom"):
         await bounded_map(["a", "boom", "c"], call, 3)
     assert gc.get_threshold() == thresholds
+
+
+def test_an_unreadable_setting_turns_it_off_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MURMUR_FANOUT_GC_THRESHOLD", "twenty thousand")
+    with structlog.testing.capture_logs() as logs:
+        assert fanout_threshold() == 0
+        assert fanout_threshold() == 0
+
+    assert [(entry["log_level"], entry["value"]) for entry in logs] == [
+        ("warning", "twenty thousand")
+    ]
+    assert "Set it to a number such as 20000, or to 0" in logs[0]["event"]
 
 
 @pytest.mark.parametrize(

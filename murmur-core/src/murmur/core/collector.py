@@ -32,6 +32,8 @@ import threading
 from collections.abc import Generator
 from contextlib import contextmanager
 
+from murmur.core.logs import get_logger
+
 __all__ = ["DEFAULT_FANOUT_THRESHOLD", "fanout_threshold", "spaced_collections"]
 
 DEFAULT_FANOUT_THRESHOLD = 20_000
@@ -41,20 +43,33 @@ _lock = threading.Lock()
 _holders = 0
 _restore: tuple[int, ...] | None = None  # the thresholds to put back; None: not changed
 _raised_to = 0
+_warned: set[str] = set()  # the unreadable settings already reported
+log = get_logger(__name__)
 
 
 def fanout_threshold() -> int:
     """The young threshold for fan-outs: `MURMUR_FANOUT_GC_THRESHOLD`, else the default.
 
-    `0` (or a value that is not a whole number of at least 0) turns the policy off.
+    `0` turns the policy off, and so does a value that is not a whole number of at least 0
+    (logged once as a warning, since a gather should not fail over it).
     """
     value = os.environ.get("MURMUR_FANOUT_GC_THRESHOLD")
     if value is None:
         return DEFAULT_FANOUT_THRESHOLD
     try:
-        return max(int(value), 0)
+        threshold = int(value)
     except ValueError:
-        return 0
+        threshold = -1
+    if threshold >= 0:
+        return threshold
+    if value not in _warned:
+        _warned.add(value)
+        log.warning(
+            "MURMUR_FANOUT_GC_THRESHOLD is not a whole number of at least 0; fan-outs leave "
+            "the garbage collector as it is. Set it to a number such as 20000, or to 0.",
+            value=value,
+        )
+    return 0
 
 
 @contextmanager
