@@ -168,16 +168,19 @@ async def test_the_process_own_settings_win(
     assert gc.get_threshold() == (50_000, 10, 10)
 
 
-async def test_a_change_made_during_the_fan_out_is_kept(runtime: AgentRuntime) -> None:
-    """Whoever set the thresholds while the fan-out ran, their value stays afterwards."""
+@pytest.mark.parametrize("theirs", [(3000, 20, 20), (DEFAULT_FANOUT_THRESHOLD, 20, 20)])
+async def test_a_change_made_during_the_fan_out_is_kept(
+    runtime: AgentRuntime, theirs: tuple[int, int, int]
+) -> None:
+    """Whoever set the thresholds while the fan-out ran (any of the three), theirs stay."""
 
     async def user_code() -> None:
         await asyncio.sleep(0.01)
-        gc.set_threshold(3000, 20, 20)
+        gc.set_threshold(*theirs)
 
     await asyncio.gather(runtime.gather(agent, ["0.03"] * 2, max_concurrency=2), user_code())
 
-    assert gc.get_threshold() == (3000, 20, 20)
+    assert gc.get_threshold() == theirs
 
 
 async def test_cyclic_garbage_is_still_collected_during_a_fan_out() -> None:

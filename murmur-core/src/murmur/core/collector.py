@@ -42,7 +42,7 @@ DEFAULT_FANOUT_THRESHOLD = 20_000
 _lock = threading.Lock()
 _holders = 0
 _restore: tuple[int, ...] | None = None  # the thresholds to put back; None: not changed
-_raised_to = 0
+_raised: tuple[int, ...] = ()  # the thresholds murmur set in their place
 _warned: set[str] = set()  # the unreadable settings already reported
 log = get_logger(__name__)
 
@@ -75,14 +75,14 @@ def fanout_threshold() -> int:
 @contextmanager
 def spaced_collections() -> Generator[None]:
     """Raise the collector's young threshold while the block runs (see the module)."""
-    global _holders, _restore, _raised_to
+    global _holders, _restore, _raised
     with _lock:
         if _holders == 0 and gc.isenabled():
             current = gc.get_threshold()
             wanted = fanout_threshold()
             if 0 < current[0] < wanted:
-                gc.set_threshold(wanted, *current[1:])
-                _restore, _raised_to = current, wanted
+                _restore, _raised = current, (wanted, *current[1:])
+                gc.set_threshold(*_raised)
         _holders += 1
     try:
         yield
@@ -92,7 +92,7 @@ def spaced_collections() -> Generator[None]:
             _holders -= 1
             if _holders == 0 and _restore is not None:
                 restore, _restore = _restore, None
-                if gc.get_threshold()[0] == _raised_to:  # not changed by anyone else since
+                if gc.get_threshold() == _raised:  # not changed by anyone else since
                     gc.set_threshold(*restore)
                     collect = gc.isenabled() and gc.get_count()[0] > restore[0]
         if collect:
