@@ -154,3 +154,45 @@ def test_the_public_api_is_exactly_the_transport_and_its_entry_point() -> None:
 
     assert sorted(murmur_kafka.__all__) == ["KafkaTransport", "backend_factory"]
     assert all(hasattr(murmur_kafka, name) for name in murmur_kafka.__all__)
+
+
+async def test_a_member_leaving_during_a_rebalance_still_hands_over_its_delivery_counts(
+    kafka_bootstrap: str,
+) -> None:
+    """A member that takes a task while the group rebalances, then leaves before it ends.
+
+    Its commits are refused while the group waits for members to join (REBALANCE_IN_PROGRESS),
+    among them the one carrying the task's delivery count: leaving must still get that commit
+    through (after serving the rebalance), so the next owner sees a redelivery, not a first
+    delivery (which would reset a poison task's count on every hand-over).
+    """
+    from murmur_kafka import KafkaTransport
+
+    url = _url(kafka_bootstrap, **_classic())
+    one_t, two_t = KafkaTransport(url), KafkaTransport(url)
+    await one_t.connect()
+    await two_t.connect()
+    try:
+        one = await one_t.consume_tasks(
+            "handover", consumer_id="one", prefetch=10, reclaim_min_idle_ms=60_000
+        )
+        assert await next_delivery(one, 0.5) == []
+        deadline = time.monotonic() + 20
+        while not vars(one)["_parts"]:  # the group is stable, `one` owns every partition
+            assert time.monotonic() < deadline, "`one` was never assigned its partitions"
+            await asyncio.sleep(0.05)
+        two = await two_t.consume_tasks(
+            "handover", consumer_id="two", prefetch=10, reclaim_min_idle_ms=60_000
+        )
+        await two.receive(1, 0.3)  # `two` joins: the group waits for everyone to rejoin
+        await one_t.publish_task("handover", b"orphan")
+        taken = (await next_delivery(one, 5))[0]
+        assert taken.delivery_count == 1
+        await one.close()  # leaves with the task un-acked, before the rebalance has ended
+        got = await next_delivery(two, 30)
+        assert [d.data for d in got] == [b"orphan"]
+        assert got[0].delivery_count == 2
+        await two.ack(got[0])
+    finally:
+        await one_t.close()
+        await two_t.close()

@@ -38,6 +38,8 @@ log = structlog.get_logger("murmur.kafka")
 _CLOSE_TIMEOUT = 30.0
 _KEEPALIVE_S = 0.5
 _DRAIN_MAX_S = 30.0
+_LEAVE_COMMIT_S = 15.0
+"""Longest a leaving member serves a rebalance in progress to get its last commit through."""
 
 
 class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
@@ -153,10 +155,59 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
         # Leaving on purpose (close, or the watchdog): no draining in the final revoke.
         self._leaving = True
         try:
-            self._send_commits(consumer)
+            self._commit_before_leaving(consumer)
             consumer.close()
         finally:
             self._leaving = False
+
+    def _commit_before_leaving(self, consumer: Consumer) -> None:
+        """Commit every owned partition's offset and delivery counts, through a rebalance.
+
+        The next owners learn from this commit which offsets they re-read are redeliveries.
+        While the group waits for its members to rejoin, the coordinator refuses commits
+        (REBALANCE_IN_PROGRESS), and it waits for this member too: so a refused commit is
+        retried after a poll that serves the rebalance, for up to `_LEAVE_COMMIT_S`. Messages
+        that poll fetches are not handed out (the next owner reads them from this commit).
+        """
+        from confluent_kafka import KafkaError, KafkaException
+
+        # Refused for now: the group is rebalancing, or its coordinator is moving.
+        again = {
+            KafkaError.REBALANCE_IN_PROGRESS,
+            KafkaError.ILLEGAL_GENERATION,
+            KafkaError.UNKNOWN_MEMBER_ID,
+            KafkaError.NOT_COORDINATOR,
+            KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+            KafkaError.COORDINATOR_NOT_AVAILABLE,
+            KafkaError._WAIT_COORD,
+        }
+        with self._lock:
+            self._commits_due.clear()
+            offsets = self._commits(dict(self._parts))
+        if not offsets:
+            return
+        deadline = time.monotonic() + _LEAVE_COMMIT_S
+        while True:
+            try:
+                done = consumer.commit(offsets=offsets, asynchronous=False) or []
+                errors = [tp.error for tp in done if tp.error is not None]
+            except KafkaException as exc:
+                errors = [exc.args[0]]
+            if not errors:
+                return
+            retry = all(
+                isinstance(err, KafkaError) and (err.code() in again or err.retriable())
+                for err in errors
+            )
+            if not retry or time.monotonic() >= deadline:
+                log.warning(
+                    "commit before leaving the group failed: the next owner counts the "
+                    "re-read tasks as first deliveries",
+                    topic=self._topic,
+                    error=repr(errors[0]),
+                )
+                return
+            consumer.poll(0.1)
 
     # -- rebalance callbacks (pump thread, inside poll) -------------------------------
 
