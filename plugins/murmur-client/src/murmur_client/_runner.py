@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from murmur.core.collector import spaced_collections
 from murmur.core.errors import AllAgentsFailedError, MurmurError
 from murmur.events import EventType, RuntimeEvent
 from murmur.runs import RunRecord, RunStatus
@@ -30,7 +32,11 @@ _MAX_CANCEL_DEPTH = 32
 
 
 class BackgroundRunner:
-    """Owns the asyncio tasks of the runs started through a client."""
+    """Owns the asyncio tasks of the runs started through a client.
+
+    While two or more of them execute, the collector's young scans are spaced out, as in
+    a fan-out (`murmur.core.collector`): `murmur serve` runs many runs at once this way.
+    """
 
     def __init__(
         self,
@@ -41,6 +47,8 @@ class BackgroundRunner:
         self._state = state
         self._max_runs = max_runs
         self._guard = guard
+        self._in_flight = 0
+        self._spaced: AbstractContextManager[None] | None = None
 
     @property
     def _runs(self) -> Any:
@@ -81,10 +89,18 @@ class BackgroundRunner:
             self._supervise(record.run_id, work), name=f"murmur-run-{record.run_id}"
         )
         tasks[record.run_id] = task
+        self._in_flight += 1
+        if self._in_flight > 1 and self._spaced is None:
+            self._spaced = spaced_collections()
+            self._spaced.__enter__()
 
         def done(_: asyncio.Task[None]) -> None:
             tasks.pop(record.run_id, None)
             reserved.pop(record.run_id, None)
+            self._in_flight -= 1
+            if self._in_flight <= 1 and self._spaced is not None:
+                spaced, self._spaced = self._spaced, None
+                spaced.__exit__(None, None, None)
 
         task.add_done_callback(done)
         return record
