@@ -195,10 +195,9 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
                 errors = [exc.args[0]]
             if not errors:
                 return
-            retry = all(
-                isinstance(err, KafkaError) and (err.code() in again or err.retriable())
-                for err in errors
-            )
+            # Not a broker that cannot be reached: that would hold a shutdown for the whole
+            # wait, and the commit would not get through anyway.
+            retry = all(isinstance(err, KafkaError) and err.code() in again for err in errors)
             if not retry or time.monotonic() >= deadline:
                 log.warning(
                     "commit before leaving the group failed: the next owner counts the "
