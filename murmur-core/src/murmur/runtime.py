@@ -28,6 +28,7 @@ from murmur.events._emitters import (
     NullEventEmitter,
     emit_nowait_of,
     emitter_failed,
+    flush_emitter,
 )
 from murmur.events._model import EventType, RuntimeEvent, run_event
 from murmur.execution._backend import Backend
@@ -225,7 +226,10 @@ class AgentRuntime:
         return bool(PluginIndex.scan().external_plugins())
 
     async def aclose(self) -> None:
-        """Release broker connections and stores, stop MCP servers. Safe to call twice."""
+        """Release broker connections and stores, stop MCP servers. Safe to call twice.
+
+        An emitter that holds events (murmur-otel's batch) delivers them (`flush_emitter`).
+        """
         if self._closed:
             return
         self._closed = True
@@ -233,6 +237,7 @@ class AgentRuntime:
         await self.toolsets.aclose()
         if self.stores is not None:
             await self.stores.aclose()
+        flush_emitter(self._emitter)
         if self._started and self._host is not None:
             self._host.runtime_stopped(self)
 

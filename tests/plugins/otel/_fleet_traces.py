@@ -8,7 +8,9 @@ in-memory exporter, and the test joins them.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -65,6 +67,20 @@ def read_span_files(directory: Path) -> list[SpanRecord]:
                 )
             )
     return spans
+
+
+_SPAN_WAIT_S = 15.0
+
+
+async def wait_for_span_files(directory: Path, count: int) -> list[SpanRecord]:
+    """The worker processes' spans once `count` are written (each worker hands its events to
+    the SDK in batches, at most 0.2 s after they happen), or what is there after 15 s."""
+    deadline = time.monotonic() + _SPAN_WAIT_S
+    while True:
+        spans = read_span_files(directory)
+        if len(spans) >= count or time.monotonic() > deadline:
+            return spans
+        await asyncio.sleep(0.05)
 
 
 StartWorker = Callable[..., Awaitable[Process]]
@@ -133,7 +149,7 @@ class FleetTraceScenario(FleetFixtures):
 
         (mine,) = [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
         assert mine.parent is None
-        workers = read_span_files(tmp_path / "spans")
+        workers = await wait_for_span_files(tmp_path / "spans", 4)
         by_name = {(s.name, s.kind): s for s in workers}
         on_a = by_name[("invoke_agent orchestrator", "INTERNAL")]
         tool = by_name[("execute_tool delegate", "INTERNAL")]

@@ -27,7 +27,8 @@ class Telemetry:
     emitter: OTelEmitter
 
     def finished(self) -> list[ReadableSpan]:
-        """Every span ended so far."""
+        """Every span ended so far (the emitter's batch handed over first)."""
+        self.emitter.flush()
         return list(self.spans.get_finished_spans())
 
     def named(self, name: str) -> list[ReadableSpan]:
@@ -36,6 +37,7 @@ class Telemetry:
 
     def points(self, metric: str) -> list[Any]:
         """The data points of `metric` collected now (attributes, value or histogram)."""
+        self.emitter.flush()
         data = self.reader.get_metrics_data()
         out: list[Any] = []
         for resource in data.resource_metrics if data else ():
@@ -47,6 +49,7 @@ class Telemetry:
 
     def metric(self, name: str) -> Any:
         """The collected metric called `name` (its unit, data type, points)."""
+        self.emitter.flush()
         data = self.reader.get_metrics_data()
         for resource in data.resource_metrics if data else ():
             for scope in resource.scope_metrics:

@@ -196,6 +196,7 @@ async def test_tokens_are_not_counted_twice_with_pydantic_ai_instrumentation_on(
 
 
 def _all_points(telemetry: Telemetry) -> list[tuple[str, dict[str, object]]]:
+    telemetry.emitter.flush()
     data = telemetry.reader.get_metrics_data()
     out = []
     for resource in data.resource_metrics if data else ():

@@ -236,8 +236,10 @@ async def test_samplers_see_operation_provider_and_model_at_start() -> None:
     """The attributes a sampler decides on are there when the span starts."""
     sampler = _Recording()
     provider = TracerProvider(sampler=sampler)
-    runtime = AgentRuntime(event_emitter=OTelTraceEmitter(tracer_provider=provider))
+    emitter = OTelTraceEmitter(tracer_provider=provider)
+    runtime = AgentRuntime(event_emitter=emitter)
     await runtime.run(Agent(name="sampled", model=answers()), "x")
+    emitter.flush()
     (name, attributes), *_ = sampler.seen
     assert name == "invoke_agent sampled"
     assert {k: attributes[k] for k in (sc.OPERATION_NAME, sc.PROVIDER_NAME, sc.REQUEST_MODEL)} == {
@@ -285,6 +287,7 @@ async def test_every_span_started_is_ended(telemetry: Telemetry) -> None:
     runtime = AgentRuntime(event_emitter=telemetry.emitter)
     await runtime.gather(Agent(name="ok", model=answers()), ["a", "b"])
     await runtime.run(Agent(name="ko", model=fails()), "x")
+    telemetry.emitter.flush()  # every event handed to the SDK: starts and ends alike
     assert SPANS.open_spans() == before
     assert len(telemetry.named("invoke_agent ok")) == 2
 

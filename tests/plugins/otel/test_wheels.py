@@ -44,6 +44,7 @@ provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(spans))
 runtime = AgentRuntime(event_emitter=OTelTraceEmitter(tracer_provider=provider))
 result = asyncio.run(runtime.run(Agent(name="solo", model="test"), "hi"))
+runtime.event_emitter.flush()  # events reach the SDK in batches: hand this one over now
 print("spans:", [s.name for s in spans.get_finished_spans()], result.is_ok())
 """
 

@@ -16,6 +16,7 @@ from murmur.events._emitters import (
     LogEventEmitter,
     MultiEventEmitter,
     NullEventEmitter,
+    flush_emitter,
     plugin_emitter,
 )
 from murmur.events._model import EventType, RuntimeEvent
@@ -28,6 +29,7 @@ __all__ = [
     "MultiEventEmitter",
     "NullEventEmitter",
     "RuntimeEvent",
+    "flush_emitter",
 ]
 
 # Emitters that live in plugin distributions, importable from `murmur.events` once installed:

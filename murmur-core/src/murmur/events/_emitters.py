@@ -21,6 +21,7 @@ __all__ = [
     "NullEventEmitter",
     "emit_nowait_of",
     "emitter_failed",
+    "flush_emitter",
     "plugin_emitter",
     "safe_emit",
 ]
@@ -74,6 +75,10 @@ class EventEmitter(Protocol):
     An emitter whose work is synchronous (a log line, a list, OpenTelemetry's SDK calls) may
     also define `emit_nowait(event)` in the same class as `emit`, with `emit` awaiting
     nothing but it: the runtime then calls `emit_nowait` directly (see `emit_nowait_of`).
+
+    An emitter that holds events to deliver them later, in batches, may define a
+    synchronous `flush()` that delivers what it holds: the runtime calls it when it closes,
+    and a worker when it stops (see `flush_emitter`).
     """
 
     async def emit(self, event: RuntimeEvent) -> None:
@@ -226,6 +231,11 @@ class MultiEventEmitter:
             return
         await asyncio.gather(*(safe_emit(e, event) for e in self.emitters))
 
+    def flush(self) -> None:
+        """Flush every emitter that holds events (see `flush_emitter`)."""
+        for emitter in self.emitters:
+            flush_emitter(emitter)
+
 
 class CollectingEventEmitter:
     """Keeps every event in memory, in order (for tests and small tools)."""
@@ -271,6 +281,20 @@ def emitter_failed(emitter: EventEmitter, event: RuntimeEvent, exc: Exception) -
         event_type=event.event_type.value,
         error=repr(exc),
     )
+
+
+def flush_emitter(emitter: object) -> None:
+    """Have `emitter` deliver the events it holds, when it defines `flush()`.
+
+    A failure is logged (`emitter_failed`), never raised: it runs while a runtime closes.
+    """
+    flush = getattr(emitter, "flush", None)
+    if not callable(flush):
+        return
+    try:
+        flush()
+    except Exception as exc:  # closing must go on
+        _logger().warning("emitter_flush_failed", emitter=type(emitter).__name__, error=repr(exc))
 
 
 def plugin_emitter(name: str) -> Any:

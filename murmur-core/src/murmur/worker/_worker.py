@@ -24,7 +24,7 @@ from murmur.core.collector import spaced_collections
 from murmur.core.errors import BudgetExceededError, MurmurError, RegistryError, SpawnError
 from murmur.core.json import dump_value
 from murmur.core.logs import get_logger
-from murmur.events._emitters import EventEmitter, LogEventEmitter
+from murmur.events._emitters import EventEmitter, LogEventEmitter, flush_emitter
 from murmur.events._model import EventType, RuntimeEvent
 from murmur.plugins.host import PluginHost
 from murmur.runtime import AgentRuntime
@@ -288,6 +288,7 @@ class Worker:
             await self._emit(EventType.WORKER_STOPPED, self._info())
             self._notify_plugins("worker_stopped")
         self._started = False
+        flush_emitter(self.runtime.event_emitter)  # events it holds, e.g. murmur-otel's batch
         if self._events is not None:
             with contextlib.suppress(Exception):
                 await self._events.aclose()

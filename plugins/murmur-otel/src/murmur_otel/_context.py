@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import context, trace
 
+from murmur_otel._batch import BATCH
 from murmur_otel._origin import Origin
 from murmur_otel._pydantic_ai import in_murmur_run
 from murmur_otel._spans import SPANS
@@ -28,7 +29,8 @@ class OTelContextMiddleware:
 
     With it, PydanticAI's own spans nest under murmur's. Turn PydanticAI's instrumentation on
     with `instrument_pydantic_ai()`, whose tracer provider leaves the agent-run and tool spans
-    of a murmur run to murmur (no duplicates). Needs a trace emitter on the runtime.
+    of a murmur run to murmur (no duplicates). Needs a trace emitter on the runtime. Each
+    run's span is started as the run starts (not in a later batch), since it must exist.
 
     Example:
         ```python
@@ -39,7 +41,12 @@ class OTelContextMiddleware:
 
     async def __call__(self, ctx: ExecutionContext, call_next: Next) -> ExecutionOutcome:
         """Run the rest of the pipeline with the run's span current."""
-        span = SPANS.runs.get((ctx.trace_id, Origin.LOCAL.value))
+        key = (ctx.trace_id, Origin.LOCAL.value)
+        span = SPANS.runs.get(key)
+        if span is None:
+            # The run's start may still wait in the batch: hand it over to get its span.
+            BATCH.flush()
+            span = SPANS.runs.get(key)
         if span is None:
             return await call_next(ctx)
         token = context.attach(trace.set_span_in_context(span))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from murmur.events import EventType
+from murmur_otel._batch import BATCH
 from murmur_otel._configure import configure_from_env, has_global_providers
 from murmur_otel._configure import wants_env_configuration as _wants_env
 from murmur_otel._metrics import OTelMetricsEmitter
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OTelEmitter"]
 
+_COMPLETED = EventType.AGENT_COMPLETED
+
 
 class OTelEmitter:
     """Records every runtime event as OpenTelemetry metrics and spans.
@@ -28,6 +32,11 @@ class OTelEmitter:
     `OTEL_*` variables name an exporter or an OTLP endpoint, SDK providers are built from
     them (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, ...) and set globally first.
 
+    Events reach the SDK in batches, off the run's path: within `0.2 s`, or when 1,024 are
+    waiting, and at once for the start of a run sent to a fleet. `flush()` hands over what
+    is waiting (`force_flush()` then flushes the providers too); so does the interpreter's
+    exit. With `batch=False` every event reaches the SDK before `emit` returns.
+
     Args:
         meter_provider: Where metrics go (default: the global provider).
         tracer_provider: Where spans go (default: the global provider).
@@ -35,6 +44,7 @@ class OTelEmitter:
         traces: Record spans.
         record_token_usage: See `OTelMetricsEmitter`.
         from_env: Configure global SDK providers from `OTEL_*` variables when none is set.
+        batch: Hand events to the SDK in batches (default), or each one as it happens.
 
     Example:
         ```python
@@ -52,16 +62,20 @@ class OTelEmitter:
         traces: bool = True,
         record_token_usage: bool | None = None,
         from_env: bool = True,
+        batch: bool = True,
     ) -> None:
         if from_env and _wants_env() and not all(has_global_providers()):
             configure_from_env()
+        self.batch = batch
         self.metrics: OTelMetricsEmitter | None = (
-            OTelMetricsEmitter(meter_provider=meter_provider, record_token_usage=record_token_usage)
+            OTelMetricsEmitter(
+                meter_provider=meter_provider, record_token_usage=record_token_usage, batch=batch
+            )
             if metrics
             else None
         )
         self.traces: OTelTraceEmitter | None = (
-            OTelTraceEmitter(tracer_provider=tracer_provider) if traces else None
+            OTelTraceEmitter(tracer_provider=tracer_provider, batch=batch) if traces else None
         )
         # Each event goes straight to the handlers of its type (most events have one or two).
         self._on_trace = self.traces.handlers() if self.traces is not None else {}
@@ -79,7 +93,25 @@ class OTelEmitter:
         if on_trace is None and on_metric is None:
             return
         origin, ctx = origin_of(event)
-        if on_trace is not None and origin is not Origin.RELAYED:
-            on_trace(event, origin, ctx)
-        if on_metric is not None and origin is Origin.LOCAL:
-            on_metric(event, ctx)
+        if origin is not Origin.LOCAL:
+            on_metric = None
+            if origin is Origin.RELAYED:
+                return
+            if on_trace is None:
+                return
+        elif kind is _COMPLETED and on_metric is not None and self.metrics is not None:
+            on_metric = self.metrics.at_event(on_metric, ctx)
+        BATCH.submit(on_trace, on_metric, event, origin, ctx, self, batched=self.batch)
+
+    def flush(self) -> None:
+        """Hand every event waiting in this process's batch to the SDK now."""
+        BATCH.flush()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """`flush()`, then the providers' own `force_flush` (export what they hold)."""
+        BATCH.flush()
+        done = True
+        for part in (self.traces, self.metrics):
+            if part is not None:
+                done = part.flush_provider(timeout_millis) and done
+        return done

@@ -19,6 +19,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
+from murmur_otel._batch import BATCH, MetricHandler
 from murmur_otel._bounded import BoundedValues
 from murmur_otel._origin import Origin, origin_of
 from murmur_otel._tally import Tally, TallyKey, tally_key
@@ -84,6 +85,8 @@ class OTelMetricsEmitter:
             names, ...); later ones are recorded as `_OTHER`.
         worker_ttl_s: A worker whose last heartbeat is older than this no longer counts in
             `murmur.fleet.workers`.
+        batch: Hand events to the SDK in batches, off the run's path (default; see
+            `OTelEmitter`), or each one as it happens.
 
     Example:
         ```python
@@ -101,8 +104,11 @@ class OTelMetricsEmitter:
         record_token_usage: bool | None = None,
         max_attribute_values: int = 100,
         worker_ttl_s: float = 30.0,
+        batch: bool = True,
     ) -> None:
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        self.provider = provider
+        self.batch = batch
         meter = provider.get_meter(sc.SCOPE_NAME, sc.scope_version())
         self.record_token_usage = record_token_usage
         self.worker_ttl_s = worker_ttl_s
@@ -184,27 +190,46 @@ class OTelMetricsEmitter:
             unit="{task}",
             description="Tasks executing on the workers counted in murmur.fleet.workers.",
         )
+        self._on = self.handlers()
+        self._on_completed = self._on[EventType.AGENT_COMPLETED]
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Record one event."""
-        self.record(event)
+        self.emit_nowait(event)
 
     def emit_nowait(self, event: RuntimeEvent) -> None:
-        """Record one event (synchronous: the runtime calls this directly)."""
-        self.record(event)
+        """Record one event (synchronous: the runtime calls this directly).
+
+        The SDK gets the event in a batch, as in `OTelEmitter` (`batch=False`: at once).
+        """
+        self._submit(event, batched=self.batch)
 
     def record(self, event: RuntimeEvent) -> None:
-        """The synchronous body of `emit`."""
-        origin, ctx = origin_of(event)
-        self.handle(event, origin, ctx)
+        """Record `event` now, in this thread (after any event still waiting in the batch)."""
+        self._submit(event, batched=False)
 
-    def handle(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
-        """Record `event`, whose origin is known."""
-        if origin is not Origin.LOCAL:
+    def _submit(self, event: RuntimeEvent, *, batched: bool) -> None:
+        on_metric = self._on.get(event.event_type)
+        if on_metric is None:
             return
-        handler = _HANDLERS.get(event.event_type)
-        if handler is not None:
-            handler(self, event, ctx)
+        origin, ctx = origin_of(event)
+        if origin is Origin.LOCAL:
+            on_metric = self.at_event(on_metric, ctx)
+            BATCH.submit(None, on_metric, event, origin, ctx, self, batched=batched)
+
+    def flush(self) -> None:
+        """Hand every event waiting in this process's batch to the SDK now."""
+        BATCH.flush()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """`flush()`, then the meter provider's own `force_flush` (collect and export)."""
+        BATCH.flush()
+        return self.flush_provider(timeout_millis)
+
+    def flush_provider(self, timeout_millis: int = 30_000) -> bool:
+        """The meter provider's `force_flush` (True when it has none: the API's no-op)."""
+        flush = getattr(self.provider, "force_flush", None)
+        return bool(flush(timeout_millis)) if flush is not None else True
 
     def handlers(self) -> dict[EventType, Callable[[RuntimeEvent, ExecutionContext | None], None]]:
         """The handler of each event type this emitter records, bound to it.
@@ -279,6 +304,35 @@ class OTelMetricsEmitter:
         return made
 
     def _completed(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
+        self._finished(event, ctx, self._counts_tokens(ctx))
+
+    def _completed_counting_tokens(self, event: RuntimeEvent, ctx: ExecutionContext | None) -> None:
+        self._finished(event, ctx, True)
+
+    def _completed_not_counting_tokens(
+        self, event: RuntimeEvent, ctx: ExecutionContext | None
+    ) -> None:
+        self._finished(event, ctx, False)
+
+    def _counts_tokens(self, ctx: ExecutionContext | None) -> bool:
+        """Whether a run finishing now records its tokens (see `record_token_usage`)."""
+        wanted = self.record_token_usage
+        if wanted is None:
+            return not pydantic_ai_instrumented(ctx.agent.model if ctx is not None else None)
+        return wanted
+
+    def at_event(self, handler: MetricHandler, ctx: ExecutionContext | None) -> MetricHandler:
+        """The handler to queue for an event: what is true only when it happens is read now.
+
+        That is whether PydanticAI's instrumentation is on (it records the tokens then).
+        """
+        if handler == self._on_completed:
+            if self._counts_tokens(ctx):
+                return self._completed_counting_tokens
+            return self._completed_not_counting_tokens
+        return handler
+
+    def _finished(self, event: RuntimeEvent, ctx: ExecutionContext | None, tokens: bool) -> None:
         payload = event.payload
         attributes = self._run_cache.get(
             (event.agent_name, payload.get("model"))
@@ -290,10 +344,7 @@ class OTelMetricsEmitter:
         seconds = float(payload.get("duration_ms") or 0.0) / 1000
         self.agent_duration.record(seconds, attributes.duration)
         self.operation_duration.record(seconds, attributes.duration)
-        wanted = self.record_token_usage
-        if wanted is None:
-            wanted = not pydantic_ai_instrumented(ctx.agent.model if ctx is not None else None)
-        if wanted:
+        if tokens:
             if count := int(payload.get("input_tokens") or 0):
                 self.token_usage.record(count, attributes.input_tokens)
             if count := int(payload.get("output_tokens") or 0):

@@ -50,8 +50,13 @@ class Origin(Enum):
 
 
 def origin_of(event: RuntimeEvent) -> tuple[Origin, ExecutionContext | None]:
-    """The origin of `event`, and the execution context of its run when emitted inside it."""
+    """The origin of `event`, and the execution context of its run when emitted inside it.
+
+    For a group's start, the context of the run that started it (None outside a run).
+    """
     if event.event_type not in _RUN_EVENTS and event.event_type not in _TOOL_EVENTS:
+        if event.event_type is EventType.GROUP_STARTED:
+            return Origin.LOCAL, current_context()  # the run a group is started from, if any
         return Origin.LOCAL, None  # group, worker and fleet events
     ctx = current_context()
     if ctx is None or ctx.trace_id != event.trace_id:

@@ -25,6 +25,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
+from murmur_otel._batch import BATCH
 from murmur_otel._origin import Origin, origin_of
 from murmur_otel._spans import SPANS, SpanIndex
 
@@ -63,6 +64,8 @@ class OTelTraceEmitter:
     Args:
         tracer_provider: Where spans go; default the global provider
             (`opentelemetry.trace.set_tracer_provider`).
+        batch: Hand events to the SDK in batches, off the run's path (default; see
+            `OTelEmitter`), or each one as it happens.
 
     Example:
         ```python
@@ -73,32 +76,53 @@ class OTelTraceEmitter:
         ```
     """
 
-    def __init__(self, *, tracer_provider: TracerProvider | None = None) -> None:
+    def __init__(
+        self, *, tracer_provider: TracerProvider | None = None, batch: bool = True
+    ) -> None:
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        self.provider = provider
         self.tracer: Tracer = provider.get_tracer(sc.SCOPE_NAME, sc.scope_version())
+        self.batch = batch
         self._spans: SpanIndex = SPANS
         self._agents: dict[tuple[str, str], dict[str, Any]] = {}
+        self._on = self.handlers()
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Open, annotate or close the span `event` belongs to."""
-        self.record(event)
+        self.emit_nowait(event)
 
     def emit_nowait(self, event: RuntimeEvent) -> None:
-        """`emit`, synchronously (the runtime calls this directly)."""
-        self.record(event)
+        """`emit`, synchronously (the runtime calls this directly).
+
+        The SDK gets the event in a batch, as in `OTelEmitter` (`batch=False`: at once).
+        """
+        self._submit(event, batched=self.batch)
 
     def record(self, event: RuntimeEvent) -> None:
-        """The synchronous body of `emit` (for callers without an event loop)."""
-        origin, ctx = origin_of(event)
-        self.handle(event, origin, ctx)
+        """Record `event` now, in this thread (after any event still waiting in the batch)."""
+        self._submit(event, batched=False)
 
-    def handle(self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None) -> None:
-        """Record `event`, whose origin is known."""
-        if origin is Origin.RELAYED:
+    def _submit(self, event: RuntimeEvent, *, batched: bool) -> None:
+        on_trace = self._on.get(event.event_type)
+        if on_trace is None:
             return
-        handler = _HANDLERS.get(event.event_type)
-        if handler is not None:
-            handler(self, event, origin, ctx)
+        origin, ctx = origin_of(event)
+        if origin is not Origin.RELAYED:
+            BATCH.submit(on_trace, None, event, origin, ctx, self, batched=batched)
+
+    def flush(self) -> None:
+        """Hand every event waiting in this process's batch to the SDK now."""
+        BATCH.flush()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """`flush()`, then the tracer provider's own `force_flush`."""
+        BATCH.flush()
+        return self.flush_provider(timeout_millis)
+
+    def flush_provider(self, timeout_millis: int = 30_000) -> bool:
+        """The tracer provider's `force_flush` (True when it has none: the API's no-op)."""
+        flush = getattr(self.provider, "force_flush", None)
+        return bool(flush(timeout_millis)) if flush is not None else True
 
     def handlers(
         self,
@@ -283,13 +307,10 @@ class OTelTraceEmitter:
     def _group_started(
         self, event: RuntimeEvent, origin: Origin, ctx: ExecutionContext | None
     ) -> None:
-        from murmur.execution import current_context
-
         group = str(event.payload.get("group") or event.agent_name or "group")
         parent: Context | None = None
-        run_ctx = current_context()
-        if run_ctx is not None:
-            run = self._spans.runs.get((run_ctx.trace_id, _LOCAL))
+        if ctx is not None:  # started from a run: `origin_of` reads the run's context
+            run = self._spans.runs.get((ctx.trace_id, _LOCAL))
             if run is not None:
                 parent = trace.set_span_in_context(run)
         span = self.tracer.start_span(

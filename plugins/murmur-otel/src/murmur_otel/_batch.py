@@ -1,0 +1,208 @@
+"""Events handed to the SDK in batches, off the run's path.
+
+The SDK's work for one event (a span started or ended, a histogram point) costs two to three
+times as much CPU interleaved with a run's own work as it does when many events are handled
+in a row: the SDK's code and data are no longer in the CPU's caches when the next event of a
+run arrives (`benchmarks/otel.py`). So the emitters queue each event here, with what must be
+read at the time it happens (where it comes from, the run's execution context, the current
+OpenTelemetry context), and one thread per process hands the queue to the SDK when it holds
+`max_batch` events or its oldest is `delay_s` old.
+
+Handled at once, in the emitting thread, with everything queued before it: the start of a
+run sent to a fleet, whose span id goes into the task envelope. `flush()` hands over every
+queued event (the emitters' `flush` / `force_flush` call it), and so does the interpreter's
+exit.
+
+One queue per process, as one span index (`SPANS`): a run dispatched from a tool call of
+another emitter's run hangs under that tool call's span, which must be started first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+
+from murmur.events import EventType
+from murmur_otel._origin import Origin
+
+if TYPE_CHECKING:
+    from murmur.events import RuntimeEvent
+    from murmur.execution import ExecutionContext
+
+__all__ = ["BATCH", "EventBatch", "MetricHandler", "TraceHandler"]
+
+TraceHandler = Callable[["RuntimeEvent", "Origin", "ExecutionContext | None"], None]
+MetricHandler = Callable[["RuntimeEvent", "ExecutionContext | None"], None]
+
+_LOG = logging.getLogger("murmur.otel")
+_DISPATCH = Origin.DISPATCH
+_SPAWNED = EventType.AGENT_SPAWNED
+
+_Item = tuple[
+    "TraceHandler | None",
+    "MetricHandler | None",
+    "RuntimeEvent",
+    Origin,
+    "ExecutionContext | None",
+    "otel_context.Context | None",
+    Any,
+]
+
+
+def handle(item: _Item) -> None:
+    """Run one queued event's handlers, under the OpenTelemetry context it was emitted in."""
+    on_trace, on_metric, event, origin, ctx, parent, owner = item
+    # Attached only when it holds something (a span of the application's, baggage): a run's
+    # span may hang under the application's current span, and metrics sample exemplars from it.
+    token = otel_context.attach(parent) if parent else None
+    try:
+        if on_trace is not None:
+            on_trace(event, origin, ctx)
+        if on_metric is not None:
+            on_metric(event, ctx)
+    except Exception as exc:  # one bad event must not stop the rest of the batch
+        _LOG.warning(
+            "emitter_failed: %s could not record %s: %r",
+            type(owner).__name__,
+            event.event_type.value,
+            exc,
+        )
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+class EventBatch:
+    """The process's queue of events waiting for the SDK, and the thread that drains it.
+
+    Args:
+        max_batch: Hand the queue over as soon as it holds this many events.
+        delay_s: Hand the queue over at the latest this long after an event joined an
+            empty queue.
+    """
+
+    def __init__(self, *, max_batch: int = 1024, delay_s: float = 0.2) -> None:
+        self.max_batch = max_batch
+        self.delay_s = delay_s
+        self.cpu_s = 0.0
+        """CPU time the handlers took, in whichever thread handed the queue over."""
+        self._queue: deque[_Item] = deque()
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def put(self, item: _Item) -> None:
+        """Queue one event (the drain thread is started on first use)."""
+        queue = self._queue
+        queue.append(item)
+        size = len(queue)
+        if size == 1 or size >= self.max_batch:
+            if self._thread is None or self._pid != os.getpid():
+                self._start()
+            self._wake.set()
+
+    def submit(
+        self,
+        on_trace: TraceHandler | None,
+        on_metric: MetricHandler | None,
+        event: RuntimeEvent,
+        origin: Origin,
+        ctx: ExecutionContext | None,
+        owner: object,
+        *,
+        batched: bool = True,
+    ) -> None:
+        """Queue `event` for its handlers, or handle it now when it cannot wait.
+
+        It cannot wait when `batched` is false, or when it starts a run sent to a fleet
+        (`JobBackend` puts that span's id into the task envelope).
+        """
+        item = (on_trace, on_metric, event, origin, ctx, otel_context.get_current(), owner)
+        if batched and not (origin is _DISPATCH and event.event_type is _SPAWNED):
+            self.put(item)
+        else:
+            self.now(item)
+
+    def now(self, item: _Item) -> None:
+        """Handle `item` in this thread, after every event queued before it."""
+        with self._lock:
+            self._drain()
+            started = time.thread_time()
+            handle(item)
+            self.cpu_s += time.thread_time() - started
+
+    def flush(self) -> None:
+        """Hand every queued event to the SDK now, in this thread."""
+        with self._lock:
+            self._drain()
+
+    def forget(self) -> None:
+        """Start over in a forked child.
+
+        The drain thread does not exist there, and the queued events are the parent's, which
+        the parent hands over.
+        """
+        self._queue.clear()
+        self._thread = None
+        self._lock = threading.RLock()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        if not queue:
+            return
+        started = time.thread_time()
+        popleft = queue.popleft
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                break
+            handle(item)
+        self.cpu_s += time.thread_time() - started
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            if self._thread is None:
+                # Registered at the first event, so after the application's providers: exit
+                # handlers run last-registered first, so this runs before their shutdown.
+                atexit.register(self.flush)
+            self._pid = os.getpid()
+            self._wake = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="murmur-otel-batch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        wake = self._wake
+        queue = self._queue
+        while True:
+            wake.wait()
+            wake.clear()
+            deadline = time.monotonic() + self.delay_s
+            while len(queue) < self.max_batch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                wake.wait(left)
+                wake.clear()
+            self.flush()
+
+
+BATCH = EventBatch()
+"""This process's queue."""
+
+
+os.register_at_fork(after_in_child=BATCH.forget)
