@@ -14,6 +14,8 @@ machine do not inflate it the way they inflate wall-clock time):
   of building the events any emitter gets (not murmur-otel's);
 - `otel`: `OTelEmitter` on real SDK providers (a `BatchSpanProcessor` whose exporter drops
   the batch, a `MeterProvider` with a reader): metrics and traces on;
+- `otel_inline`: the same with `batch=False`: every event handed to the SDK inside the run,
+  as before murmur-otel batched them;
 - `otel_noop`: `OTelEmitter` on the API's no-op providers: murmur's own work (reading the
   event, building attributes) with the SDK doing nothing.
 
@@ -105,6 +107,9 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
     sdk = OTelEmitter(
         tracer_provider=tracer_provider, meter_provider=meter_provider, from_env=False
     )
+    inline = OTelEmitter(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, from_env=False, batch=False
+    )
     noop = OTelEmitter(
         tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider(), from_env=False
     )
@@ -112,6 +117,7 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
         "none": _runtime(NullEventEmitter()),
         "events": _runtime(_Ignore()),
         "otel": _runtime(sdk),
+        "otel_inline": _runtime(inline),
         "otel_noop": _runtime(noop),
     }
     for runtime in sides.values():  # warm: caches, first-import costs
@@ -154,6 +160,8 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
     f1, ratio_no_full, f3 = _quartiles(paired_no_full)
     none_us = statistics.median(times["none"]) * 1e6
     events = [e / n for e, n in zip(times["events"], times["none"], strict=True)]
+    inline_paired = [i / n for i, n in zip(times["otel_inline"], times["none"], strict=True)]
+    noop_paired = [m / n for m, n in zip(times["otel_noop"], times["none"], strict=True)]
     over_events = [o / e for o, e in zip(times["otel"], times["events"], strict=True)]
     emit_us = handlers_s["otel"] / total * 1e6
     murmur_us = handlers_s["otel_noop"] / total * 1e6
@@ -167,6 +175,8 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
         "ratio_no_full_gc": round(ratio_no_full, 3),
         "ratio_no_full_gc_iqr": [round(f1, 3), round(f3, 3)],
         "events_ratio": round(statistics.median(events), 3),
+        "inline_ratio": round(statistics.median(inline_paired), 3),
+        "noop_ratio": round(statistics.median(noop_paired), 3),
         "otel_over_events_ratio": round(statistics.median(over_events), 3),
         "emit_us": round(emit_us, 1),
         "emit_ratio": round(1 + emit_us / none_us, 3),
@@ -194,6 +204,8 @@ def main() -> None:
     no_full = f"{result['ratio_no_full_gc']:9.3f}x {result['ratio_no_full_gc_iqr']}"
     print(f"  without full collections:      {no_full}")
     print(f"  the kernel's events alone:     {result['events_ratio']:9.3f}x")
+    print(f"  murmur's part (no-op SDK):     {result['noop_ratio']:9.3f}x")
+    print(f"  unbatched (batch=False):       {result['inline_ratio']:9.3f}x")
     print(f"  otel over the events alone:    {result['otel_over_events_ratio']:9.3f}x")
     print(f"handing events to the SDK, CPU:  {result['emit_us']:9.1f} us per run")
     print(f"  of which the SDK:              {result['sdk_us']:9.1f} us")

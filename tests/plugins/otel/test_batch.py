@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
+import structlog.testing
 from murmur_otel import OTelEmitter
 from murmur_otel._batch import BATCH
 from murmur_otel._spans import SPANS
@@ -258,9 +259,7 @@ def test_the_interpreter_exit_hands_the_batch_over(tmp_path: Path) -> None:
     assert out.read_text().split() == ["invoke_agent", "last-words"]
 
 
-def test_flush_emitter_ignores_emitters_without_flush_and_logs_a_failing_one(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_flush_emitter_ignores_emitters_without_flush_and_logs_a_failing_one() -> None:
     """`flush_emitter` is for any emitter: no `flush` is fine, a raising one is logged."""
 
     class Broken:
@@ -270,9 +269,11 @@ def test_flush_emitter_ignores_emitters_without_flush_and_logs_a_failing_one(
         def flush(self) -> None:
             raise RuntimeError("disk full")
 
-    flush_emitter(NullEventEmitter())
-    flush_emitter(MultiEventEmitter([Broken(), NullEventEmitter()]))
-    assert "disk full" in capsys.readouterr().err
+    with structlog.testing.capture_logs() as logs:
+        flush_emitter(NullEventEmitter())
+        flush_emitter(MultiEventEmitter([Broken(), NullEventEmitter()]))
+    assert [(e["event"], e["emitter"]) for e in logs] == [("emitter_flush_failed", "Broken")]
+    assert "disk full" in logs[0]["error"]
 
 
 def test_the_emitter_in_the_plugin_host_batches_by_default() -> None:

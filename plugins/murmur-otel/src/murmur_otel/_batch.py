@@ -93,7 +93,8 @@ class EventBatch:
         self.max_batch = max_batch
         self.delay_s = delay_s
         self.cpu_s = 0.0
-        """CPU time the handlers took, in whichever thread handed the queue over."""
+        """CPU time the handlers of queued events took, in whichever thread handed the queue
+        over (not counting events handled at once)."""
         self._queue: deque[_Item] = deque()
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -139,9 +140,7 @@ class EventBatch:
         """Handle `item` in this thread, after every event queued before it."""
         with self._lock:
             self._drain()
-            started = time.thread_time()
             handle(item)
-            self.cpu_s += time.thread_time() - started
 
     def flush(self) -> None:
         """Hand every queued event to the SDK now, in this thread."""
