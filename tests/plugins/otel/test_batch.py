@@ -83,6 +83,28 @@ async def test_flush_hands_the_batch_over_at_once() -> None:
         assert "invoke_agent forced" in _names(telemetry)
 
 
+async def test_a_sdk_that_falls_behind_makes_the_runs_wait_instead_of_the_queue_growing() -> None:
+    """Past `max_queue` waiting events, the emitting thread hands the queue over itself:
+    nothing is dropped and the queue stays bounded."""
+    telemetry = make_telemetry()
+    limit = BATCH.max_queue
+    async with _held():
+        BATCH.max_queue = 6
+        try:
+            runtime = AgentRuntime(event_emitter=telemetry.emitter)
+            agent = Agent(name="bounded", model=answers())
+            sizes = []
+            for _ in range(10):
+                await runtime.run(agent, "x")  # two events each
+                sizes.append(len(BATCH))
+        finally:
+            BATCH.max_queue = limit
+        assert max(sizes) < 6
+        assert len(_names(telemetry)) >= 6  # handed over without a flush or the delay
+        telemetry.emitter.flush()
+        assert _names(telemetry) == ["invoke_agent bounded"] * 10
+
+
 async def test_batch_false_hands_each_event_over_before_emit_returns() -> None:
     """With `batch=False` nothing waits: the spans are there when the run returns."""
     telemetry = make_telemetry(batch=False)

@@ -87,11 +87,18 @@ class EventBatch:
         max_batch: Hand the queue over as soon as it holds this many events.
         delay_s: Hand the queue over at the latest this long after an event joined an
             empty queue.
+        max_queue: When the SDK falls this far behind (a slow exporter behind a
+            `SimpleSpanProcessor`, say), the thread that emits hands the queue over itself
+            before it goes on, so the queue never grows past it: the run waits for the SDK,
+            as it would without the batch, and nothing is dropped.
     """
 
-    def __init__(self, *, max_batch: int = 1024, delay_s: float = 0.2) -> None:
+    def __init__(
+        self, *, max_batch: int = 1024, delay_s: float = 0.2, max_queue: int = 16_384
+    ) -> None:
         self.max_batch = max_batch
         self.delay_s = delay_s
+        self.max_queue = max_queue
         self.cpu_s = 0.0
         """CPU time the handlers of queued events took, in whichever thread handed the queue
         over (not counting events handled at once)."""
@@ -113,6 +120,8 @@ class EventBatch:
             if self._thread is None or self._pid != os.getpid():
                 self._start()
             self._wake.set()
+        if size >= self.max_queue:
+            self.flush()
 
     def submit(
         self,
