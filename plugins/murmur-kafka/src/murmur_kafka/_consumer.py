@@ -207,6 +207,13 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
                 )
                 return
             consumer.poll(0.1)
+            # A partition revoked during that poll was committed by the revoke (or refused
+            # there): it may belong to another member now, whose progress a commit of ours
+            # would roll back. Only partitions still owned are retried.
+            with self._lock:
+                offsets = [tp for tp in offsets if tp.partition in self._parts]
+            if not offsets:
+                return
 
     # -- rebalance callbacks (pump thread, inside poll) -------------------------------
 
@@ -276,6 +283,9 @@ class KafkaTaskConsumer(HeldDeliveryConsumer[Held]):
             try:
                 consumer.commit(offsets=offsets, asynchronous=False)
             except Exception as exc:
+                # Kafka accepts this commit while a rebalance is being prepared; librdkafka's
+                # mock cluster refuses it (REBALANCE_IN_PROGRESS), and then the next owner
+                # counts the tasks it re-reads as first deliveries.
                 log.debug("commit on revoke failed", topic=self._topic, error=repr(exc))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
