@@ -199,9 +199,10 @@ class EventBatch:
         while True:
             wake.wait()
             wake.clear()
-            deadline = time.monotonic() + self.delay_s
+            woken = time.monotonic()
             while len(queue) < self.max_batch:
-                left = deadline - time.monotonic()
+                # `delay_s` read on every wake-up: a shorter delay set meanwhile applies now.
+                left = woken + self.delay_s - time.monotonic()
                 if left <= 0:
                     break
                 wake.wait(left)
