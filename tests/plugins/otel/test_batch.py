@@ -304,3 +304,20 @@ def test_the_emitter_in_the_plugin_host_batches_by_default() -> None:
     emitter = runtime.event_emitter
     assert isinstance(emitter, OTelEmitter)
     assert emitter.batch is True
+
+
+async def test_a_shorter_delay_applies_to_the_wait_already_begun() -> None:
+    """The drain thread reads the delay on every wake-up: events queued while it waited out a
+    long delay are handed over within the shorter one set meanwhile."""
+    telemetry = make_telemetry()
+    runtime = AgentRuntime(event_emitter=telemetry.emitter)
+    async with _held():
+        await runtime.run(Agent(name="first", model=answers()), "x")  # the thread waits 60 s
+        await asyncio.sleep(0.05)
+        telemetry.emitter.flush()
+    await runtime.run(Agent(name="second", model=answers()), "x")  # the delay is 0.2 s again
+    for _ in range(100):  # 2 s at most
+        if "invoke_agent second" in _names(telemetry):
+            break
+        await asyncio.sleep(0.02)
+    assert "invoke_agent second" in _names(telemetry)
