@@ -46,6 +46,16 @@ async def _held() -> AsyncGenerator[None]:
         BATCH.delay_s = delay
 
 
+async def _serve_far(telemetry: Telemetry) -> tuple[str, Worker, asyncio.Task[None]]:
+    """A worker on a fresh memory:// fleet running agent `far`, recording to `telemetry`."""
+    url = f"memory://batch-{uuid.uuid4().hex}"
+    worker_runtime = AgentRuntime(event_emitter=telemetry.emitter)
+    worker = Worker(url, {"far": Agent(name="far", model=answers())}, runtime=worker_runtime)
+    serving = asyncio.create_task(worker.start())
+    await worker.wait_ready()
+    return url, worker, serving
+
+
 def _names(telemetry: Telemetry) -> list[str]:
     """The spans ended so far, without handing the batch over first."""
     return sorted(s.name for s in telemetry.spans.get_finished_spans())
@@ -128,12 +138,8 @@ async def test_closing_the_runtime_hands_the_batch_over() -> None:
 async def test_a_stopping_worker_hands_the_batch_over() -> None:
     """A worker's spans are exported when it stops, whatever the delay."""
     telemetry = make_telemetry()
-    url = f"memory://batch-{uuid.uuid4().hex}"
     async with _held():
-        worker_runtime = AgentRuntime(event_emitter=telemetry.emitter)
-        worker = Worker(url, {"far": Agent(name="far", model=answers())}, runtime=worker_runtime)
-        serving = asyncio.create_task(worker.start())
-        await worker.wait_ready()
+        url, worker, serving = await _serve_far(telemetry)
         caller = AgentRuntime(broker=url, event_emitter=NullEventEmitter())
         try:
             result = await caller.run(Agent(name="far", model="test"), "x")
@@ -149,12 +155,8 @@ async def test_a_dispatched_run_starts_its_span_at_once() -> None:
     """The caller's span of a run sent to a fleet is started before the task is sent (its id
     goes into the envelope as the traceparent), even with the batch waiting."""
     telemetry = make_telemetry()
-    url = f"memory://batch-{uuid.uuid4().hex}"
     async with _held():
-        worker_runtime = AgentRuntime(event_emitter=telemetry.emitter)
-        worker = Worker(url, {"far": Agent(name="far", model=answers())}, runtime=worker_runtime)
-        serving = asyncio.create_task(worker.start())
-        await worker.wait_ready()
+        url, worker, serving = await _serve_far(telemetry)
         open_before = len(SPANS.runs)
         seen: list[int] = []
 

@@ -286,7 +286,7 @@ def emitter_failed(emitter: EventEmitter, event: RuntimeEvent, exc: Exception) -
 def flush_emitter(emitter: object) -> None:
     """Have `emitter` deliver the events it holds, when it defines `flush()`.
 
-    A failure is logged (`emitter_failed`), never raised: it runs while a runtime closes.
+    A failure is logged (`emitter_flush_failed`), never raised: it runs while a runtime closes.
     """
     flush = getattr(emitter, "flush", None)
     if not callable(flush):

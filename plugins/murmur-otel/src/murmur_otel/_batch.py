@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from murmur.events import RuntimeEvent
     from murmur.execution import ExecutionContext
 
-__all__ = ["BATCH", "EventBatch", "MetricHandler", "TraceHandler"]
+__all__ = ["BATCH", "BatchFlushing", "EventBatch", "MetricHandler", "TraceHandler"]
 
 TraceHandler = Callable[["RuntimeEvent", "Origin", "ExecutionContext | None"], None]
 MetricHandler = Callable[["RuntimeEvent", "ExecutionContext | None"], None]
@@ -212,6 +212,27 @@ class EventBatch:
 
 BATCH = EventBatch()
 """This process's queue."""
+
+
+class BatchFlushing:
+    """`flush` / `force_flush` of an emitter that queues into `BATCH` and owns one provider."""
+
+    provider: object
+    """The tracer or meter provider the emitter records to."""
+
+    def flush(self) -> None:
+        """Hand every event waiting in this process's batch to the SDK now."""
+        BATCH.flush()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """`flush()`, then the provider's own `force_flush` (export what it holds)."""
+        BATCH.flush()
+        return self.flush_provider(timeout_millis)
+
+    def flush_provider(self, timeout_millis: int = 30_000) -> bool:
+        """The provider's `force_flush` (True when it has none: the API's no-op)."""
+        flush = getattr(self.provider, "force_flush", None)
+        return bool(flush(timeout_millis)) if flush is not None else True
 
 
 os.register_at_fork(after_in_child=BATCH.forget)

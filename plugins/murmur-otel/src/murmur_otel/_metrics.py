@@ -19,7 +19,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
-from murmur_otel._batch import BATCH, MetricHandler
+from murmur_otel._batch import BATCH, BatchFlushing, MetricHandler
 from murmur_otel._bounded import BoundedValues
 from murmur_otel._origin import Origin, origin_of
 from murmur_otel._tally import Tally, TallyKey, tally_key
@@ -69,7 +69,7 @@ def pydantic_ai_instrumented(model: object = None) -> bool:
     return model_class is not None and isinstance(model, model_class)
 
 
-class OTelMetricsEmitter:
+class OTelMetricsEmitter(BatchFlushing):
     """Records runtime events as OpenTelemetry metrics.
 
     Every run is measured once, where it executes: a run sent to a fleet is recorded by the
@@ -216,20 +216,6 @@ class OTelMetricsEmitter:
         if origin is Origin.LOCAL:
             on_metric = self.at_event(on_metric, ctx)
             BATCH.submit(None, on_metric, event, origin, ctx, self, batched=batched)
-
-    def flush(self) -> None:
-        """Hand every event waiting in this process's batch to the SDK now."""
-        BATCH.flush()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """`flush()`, then the meter provider's own `force_flush` (collect and export)."""
-        BATCH.flush()
-        return self.flush_provider(timeout_millis)
-
-    def flush_provider(self, timeout_millis: int = 30_000) -> bool:
-        """The meter provider's `force_flush` (True when it has none: the API's no-op)."""
-        flush = getattr(self.provider, "force_flush", None)
-        return bool(flush(timeout_millis)) if flush is not None else True
 
     def handlers(self) -> dict[EventType, Callable[[RuntimeEvent, ExecutionContext | None], None]]:
         """The handler of each event type this emitter records, bound to it.

@@ -25,7 +25,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
-from murmur_otel._batch import BATCH
+from murmur_otel._batch import BATCH, BatchFlushing
 from murmur_otel._origin import Origin, origin_of
 from murmur_otel._spans import SPANS, SpanIndex
 
@@ -58,7 +58,7 @@ def traceparent_of(span: Span) -> str | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
-class OTelTraceEmitter:
+class OTelTraceEmitter(BatchFlushing):
     """Turns runtime events into OpenTelemetry spans.
 
     Args:
@@ -109,20 +109,6 @@ class OTelTraceEmitter:
         origin, ctx = origin_of(event)
         if origin is not Origin.RELAYED:
             BATCH.submit(on_trace, None, event, origin, ctx, self, batched=batched)
-
-    def flush(self) -> None:
-        """Hand every event waiting in this process's batch to the SDK now."""
-        BATCH.flush()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """`flush()`, then the tracer provider's own `force_flush`."""
-        BATCH.flush()
-        return self.flush_provider(timeout_millis)
-
-    def flush_provider(self, timeout_millis: int = 30_000) -> bool:
-        """The tracer provider's `force_flush` (True when it has none: the API's no-op)."""
-        flush = getattr(self.provider, "force_flush", None)
-        return bool(flush(timeout_millis)) if flush is not None else True
 
     def handlers(
         self,
