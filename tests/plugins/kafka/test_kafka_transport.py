@@ -40,6 +40,7 @@ class TestKafkaTransport(TransportContract):
     """KafkaTransport: consumer groups, commit after ack, keyed results topic."""
 
     fleet_wide_nonces = False  # Kafka has no shared store: nonces are per worker process
+    event_rounds = 40  # each event subscription is a consumer joining: ~0.3 s on the mock
 
     @pytest.fixture
     def transport_url(self, kafka_bootstrap: str) -> str:
