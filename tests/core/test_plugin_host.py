@@ -642,3 +642,58 @@ async def test_an_installed_plugin_sees_every_event_of_a_default_runtime(site: A
     events = [value for kind, value in calls if kind == "event"]
     assert [e.event_type.value for e in events] == ["agent_spawned", "agent_completed"]
     assert {e.trace_id for e in events} == {result.trace_id}
+
+
+def _write_dist(root: Path, name: str, entry_points: str) -> Path:
+    """A `.dist-info` written by hand: no `importlib.invalidate_caches()` afterwards."""
+    info = root / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return info
+
+
+def test_the_index_is_read_once_while_nothing_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second scan reuses the first reading; a distribution installed meanwhile is seen.
+
+    Every runtime's plugin host scans: reading every installed distribution's metadata
+    took 25-40 ms per `AgentRuntime(broker=...)` before the reading was kept.
+    """
+    import murmur.plugins._discovery as discovery
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reads: list[int] = []
+    real_read = discovery._read
+    monkeypatch.setattr(discovery, "_read", lambda path: reads.append(1) or real_read(path))
+
+    first = PluginIndex.scan(disabled=())
+    again = PluginIndex.scan(disabled=())
+    assert len(reads) == 1
+    assert again.distributions == first.distributions
+    assert "late-plug" not in {d.name for d in first.distributions}
+
+    _write_dist(tmp_path, "late_plug", "[murmur.backends]\nlate = late_plug:factory\n")
+    later = PluginIndex.scan(disabled=())
+    assert len(reads) == 2
+    assert later.entry_points("murmur.backends", "late")[0].distribution == "late_plug"
+
+
+def test_invalidate_caches_makes_the_next_scan_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change no directory on the path shows (an entry point edited in place) is seen
+    after `importlib.invalidate_caches()`, as Python's own import caches are."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    info = _write_dist(tmp_path, "edited_plug", "[murmur.backends]\nold = edited_plug:f\n")
+    assert PluginIndex.scan(disabled=()).entry_points("murmur.backends", "old")
+    (info / "entry_points.txt").write_text("[murmur.backends]\nnew = edited_plug:f\n")
+    assert PluginIndex.scan(disabled=()).entry_points("murmur.backends", "old")  # kept
+
+    importlib.invalidate_caches()
+    index = PluginIndex.scan(disabled=())
+    assert not index.entry_points("murmur.backends", "old")
+    assert index.entry_points("murmur.backends", "new")

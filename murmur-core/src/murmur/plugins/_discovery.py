@@ -15,8 +15,10 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from murmur.core.errors import RegistryError
 
@@ -151,6 +153,79 @@ class DistributionInfo:
         )
 
 
+def _read(path: list[str]) -> tuple[DistributionInfo, ...]:
+    found: dict[str, DistributionInfo] = {}
+    for dist in importlib.metadata.distributions(path=path):
+        try:
+            info = DistributionInfo.from_distribution(dist)
+        except Exception:  # unreadable metadata is not ours to crash on
+            continue
+        # The first copy on the path wins, as it does for `import`.
+        if info is not None and info.canonical_name not in found:
+            found[info.canonical_name] = info
+    return tuple(found.values())
+
+
+def _fingerprint(path: list[str]) -> tuple[Any, ...]:
+    """What changes when a distribution is installed into or removed from `path`.
+
+    Each directory's modification time and link count (a new `.dist-info` directory is a
+    new entry, and a new subdirectory on most file systems).
+    """
+    out: list[Any] = []
+    for entry in path:
+        try:
+            stat = os.stat(entry or ".")
+        except OSError:
+            out.append((entry, None))
+        else:
+            out.append((entry, stat.st_mtime_ns, stat.st_nlink))
+    return tuple(out)
+
+
+class _ScanCache:
+    """The last index read per search path, kept like Python's own import caches.
+
+    Reading every installed distribution's metadata takes tens of milliseconds, and each
+    runtime's plugin host asks for it. The last reading of a path is reused while no
+    directory on it changed and `importlib.invalidate_caches()` was not called since (the
+    call Python asks of a program that installs something while it runs; this cache sits
+    on `sys.meta_path` to hear it, and finds no modules).
+    """
+
+    def __init__(self) -> None:
+        self._readings: dict[tuple[str, ...], tuple[tuple[Any, ...], tuple[DistributionInfo, ...]]]
+        self._readings = {}
+        self._listening = False
+
+    def read(self, path: list[str] | None) -> tuple[DistributionInfo, ...]:
+        """The distributions on `path` (default `sys.path`) that declare murmur entry points."""
+        if not self._listening:
+            self._listening = True
+            sys.meta_path.append(self)
+        search = list(sys.path) if path is None else list(path)
+        key, fingerprint = tuple(search), _fingerprint(search)
+        reading = self._readings.get(key)
+        if reading is not None and reading[0] == fingerprint:
+            return reading[1]
+        dists = _read(search)
+        if len(self._readings) >= 16:
+            self._readings.clear()
+        self._readings[key] = (fingerprint, dists)
+        return dists
+
+    def invalidate_caches(self) -> None:
+        """Forget every reading (called by `importlib.invalidate_caches()`)."""
+        self._readings.clear()
+
+    def find_spec(self, *args: Any, **kwargs: Any) -> None:
+        """Find nothing: this finder only listens for `invalidate_caches`."""
+        return None
+
+
+_SCANS = _ScanCache()
+
+
 class PluginIndex:
     """Every installed murmur entry point, by group and name, from metadata alone.
 
@@ -187,21 +262,7 @@ class PluginIndex:
             disabled: Names to disable; None reads `MURMUR_DISABLE_PLUGINS`.
             path: Directories to search instead of `sys.path`.
         """
-        found: dict[str, DistributionInfo] = {}
-        dists = (
-            importlib.metadata.distributions(path=path)
-            if path is not None
-            else importlib.metadata.distributions()
-        )
-        for dist in dists:
-            try:
-                info = DistributionInfo.from_distribution(dist)
-            except Exception:  # unreadable metadata is not ours to crash on
-                continue
-            # The first copy on the path wins, as it does for `import`.
-            if info is not None and info.canonical_name not in found:
-                found[info.canonical_name] = info
-        return cls(found.values(), disabled=parse_disabled(disabled))
+        return cls(_SCANS.read(path), disabled=parse_disabled(disabled))
 
     def _matches_disabled(self, dist: DistributionInfo) -> bool:
         names = {dist.canonical_name, *(canonical_name(n) for n in dist.plugin_names)}
