@@ -153,7 +153,10 @@ class DistributionInfo:
         )
 
 
-def _read(path: list[str]) -> tuple[DistributionInfo, ...]:
+_Dists = tuple[DistributionInfo, ...]
+
+
+def _read(path: list[str]) -> _Dists:
     found: dict[str, DistributionInfo] = {}
     for dist in importlib.metadata.distributions(path=path):
         try:
@@ -194,11 +197,11 @@ class _ScanCache:
     """
 
     def __init__(self) -> None:
-        self._readings: dict[tuple[str, ...], tuple[tuple[Any, ...], tuple[DistributionInfo, ...]]]
-        self._readings = {}
+        # search path -> (its fingerprint when read, what was read)
+        self._readings: dict[tuple[str, ...], tuple[tuple[Any, ...], _Dists]] = {}
         self._listening = False
 
-    def read(self, path: list[str] | None) -> tuple[DistributionInfo, ...]:
+    def read(self, path: list[str] | None) -> _Dists:
         """The distributions on `path` (default `sys.path`) that declare murmur entry points."""
         if not self._listening:
             self._listening = True

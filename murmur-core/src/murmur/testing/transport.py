@@ -287,7 +287,7 @@ class TransportContract:
         Rounds on four pairs of connections at once, each subscribing anew and publishing
         from the other connection the moment the subscription returned: the window in which
         a broker may still miss a subscription it already confirmed (NATS 2.9 under load:
-        about one round in a hundred here) is the transport's to wait out before it returns.
+        about one round in 250 here) is the transport's to wait out before it returns.
         """
 
         async def rounds(lane: int) -> None:
