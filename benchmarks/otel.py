@@ -29,6 +29,11 @@ the CPU per run of handing the events to the SDK (`BATCH.cpu_s`, in the batch th
 flush), split into murmur's work (the same emitter on no-op providers) and the SDK's (the
 rest). Queueing the events on the run's thread is in the paired ratio only (a timer around
 each `emit` would cost about as much as it measures).
+
+`--pairs N` (default 1,500) adds the figure the machine's drift moves least: single runs in
+pairs, each side's CPU on the run's own thread (the paired ratio of adjacent runs, median
+over pairs), plus the CPU the batch's drain thread spent per run handing the events to the
+SDK, over the no-emitter run (`paired_runs`).
 """
 
 from __future__ import annotations
@@ -188,13 +193,73 @@ async def measure(runs: int, blocks: int) -> dict[str, Any]:
     }
 
 
+async def paired_runs(pairs: int) -> dict[str, Any]:
+    """Single runs in pairs (no emitter, `OTelEmitter`; the order alternates), thread CPU.
+
+    The VM's speed drifts by tens of percent over seconds, which puts the blocks above an
+    interquartile range of 0.93-1.34 apart; adjacent single runs see the same machine. A
+    batched run's cost is in two threads: the run's own (events built and queued: the
+    paired ratio) and the drain thread handing the batch to the SDK (`BATCH.cpu_s`, its
+    thread CPU, collections included, divided by the runs). The figure is their sum over
+    the no-emitter run. Not counted: the span processor's export thread (its exporter here
+    drops each batch).
+    """
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    none = _runtime(NullEventEmitter())
+    otel = _runtime(
+        OTelEmitter(tracer_provider=tracer_provider, meter_provider=meter_provider, from_env=False)
+    )
+    for runtime in (none, otel):
+        for _ in range(20):
+            await runtime.run(AGENT, TaskSpec(input="warm"))
+    BATCH.flush()
+
+    async def one(runtime: AgentRuntime) -> float:
+        started = time.thread_time()
+        result = await runtime.run(AGENT, TaskSpec(input="x"))
+        spent = time.thread_time() - started
+        if not result.is_ok():
+            raise SystemExit(f"NOT A RESULT: a run failed: {result.error}")
+        return spent
+
+    ratios, none_s, otel_s = [], [], []
+    drained = BATCH.cpu_s
+    for pair in range(pairs):
+        if pair % 2:
+            n, o = await one(none), await one(otel)
+        else:
+            o, n = await one(otel), await one(none)
+        ratios.append(o / n)
+        none_s.append(n)
+        otel_s.append(o)
+    BATCH.flush()
+    drain_s = (BATCH.cpu_s - drained) / pairs
+    tracer_provider.shutdown()
+    q1, run_ratio, q3 = _quartiles(ratios)
+    none_median = statistics.median(none_s)
+    return {
+        "pairs": pairs,
+        "none_us": round(none_median * 1e6, 1),
+        "otel_run_thread_us": round(statistics.median(otel_s) * 1e6, 1),
+        "run_thread_ratio": round(run_ratio, 4),
+        "run_thread_iqr": [round(q1, 3), round(q3, 3)],
+        "drain_us": round(drain_s * 1e6, 1),
+        "ratio": round(run_ratio + drain_s / none_median, 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="runs per block")
     parser.add_argument("--blocks", type=int, default=40, help="interleaved blocks per side")
+    parser.add_argument("--pairs", type=int, default=1500, help="single-run pairs (0: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     result = asyncio.run(measure(args.runs, args.blocks))
+    if args.pairs:
+        result["paired"] = asyncio.run(paired_runs(args.pairs))
     if args.json:
         print(json.dumps(result))
         return
@@ -215,6 +280,13 @@ def main() -> None:
     full_gc = ", ".join(f"{k} {n} ({ms} ms)" for k, (n, ms) in result["full_gc"].items())
     print(f"full collections in the blocks:  {full_gc}")
     print(f"1 + handing over / run:          {result['emit_ratio']:9.3f}x")
+    paired = result.get("paired")
+    if paired:
+        iqr = paired["run_thread_iqr"]
+        print(f"single-run pairs ({paired['pairs']}), thread CPU:")
+        print(f"  the run's thread, otel / none: {paired['run_thread_ratio']:9.3f}x {iqr} (IQR)")
+        print(f"  the batch's drain per run:     {paired['drain_us']:9.1f} us")
+        print(f"  run's thread + drain:          {paired['ratio']:9.3f}x (target <= 1.05)")
 
 
 if __name__ == "__main__":
