@@ -282,7 +282,12 @@ class Transport(ABC):
 
     @abstractmethod
     async def publish_event(self, data: bytes) -> None:
-        """Broadcast one frame on the fleet event channel (best effort)."""
+        """Broadcast one frame on the fleet event channel (best effort).
+
+        A subscriber that cannot take the frame (one leaving at that moment) is no failure
+        of the publish. A broker that cannot take it at all raises; the worker's relay drops
+        the event when `transient` says the failure is an outage (`BrokerEventBridge.dropped`).
+        """
 
     @abstractmethod
     async def subscribe_events(self) -> Subscription:

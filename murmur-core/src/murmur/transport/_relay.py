@@ -71,6 +71,10 @@ class BrokerEventBridge:
         self.transport = transport
         self.signer = signer if signer is not None else EnvelopeSigner(signing_key)
         self.relayed = 0
+        """Events published (worker side)."""
+        self.dropped = 0
+        """Events not published because the broker could not take them at the time (a
+        transient failure: down, restarting, a timeout). Events are best effort."""
         self.rejected = 0
         self._subscription: Subscription | None = None
         self._forwarder: asyncio.Task[None] | None = None
@@ -99,7 +103,10 @@ class BrokerEventBridge:
                     await self.transport.publish_event(data)
                 else:
                     await self.transport.publish_result(route.reply_to, data)
-        except (TimeoutError, OSError, ConnectionError):
+        except Exception as exc:
+            if not self.transport.transient(exc):
+                raise  # a refusal or a bug: the runtime logs it (`emitter_failed`)
+            self.dropped += 1
             return  # events are best effort; the run goes on
         self.relayed += 1
 

@@ -68,6 +68,18 @@ def _queue_name(name: str) -> str:
     return f"{cleaned.encode()[:180].decode(errors='ignore')}-{digest}"
 
 
+def _nacked(exc: BaseException) -> bool:
+    """Whether a confirmed publish failed because RabbitMQ answered `basic.nack`.
+
+    It does when a queue the message was routed to could not take it: the queue was being
+    deleted at that moment (an event subscriber leaving), its process failed, or a policy
+    rejects publishes while it is full (`overflow: reject-publish`).
+    """
+    from aiormq.exceptions import DeliveryError
+
+    return isinstance(exc, DeliveryError)
+
+
 def _returned(confirmation: object) -> bool:
     """Whether a mandatory publish came back unroutable.
 
@@ -220,14 +232,25 @@ class RabbitTransport(BrokerTransport["RabbitBroker"]):
         broker, _ = self._require()
         queue_name = self._task_queue(agent_name)
         await self._declare_task_queue(queue_name)
-        confirmation = await broker.publish(
-            bytes(data),
-            queue=queue_name,
-            persist=True,
-            mandatory=True,
-            message_id=uuid.uuid4().hex,
-            timeout=self.publish_timeout,
-        )
+        try:
+            confirmation = await broker.publish(
+                bytes(data),
+                queue=queue_name,
+                persist=True,
+                mandatory=True,
+                message_id=uuid.uuid4().hex,
+                timeout=self.publish_timeout,
+            )
+        except Exception as exc:
+            if not _nacked(exc):
+                raise
+            raise SpawnError(
+                f"RabbitMQ at {self.safe_url} refused a task for queue {queue_name!r} "
+                f"({exc}): the queue could not take it (a policy rejecting publishes while "
+                "it is full, or the queue failing); it is published again",
+                code="broker_error",
+                details={"transient": True, "broker": self.safe_url, "queue": queue_name},
+            ) from exc
         if _returned(confirmation):
             self._declared.discard(queue_name)
             raise SpawnError(
@@ -334,7 +357,12 @@ class RabbitTransport(BrokerTransport["RabbitBroker"]):
         )
 
     async def publish_event(self, data: bytes) -> None:
-        """Publish to `amq.topic` with the namespace's event routing key."""
+        """Publish to `amq.topic` with the namespace's event routing key.
+
+        Best effort, as the event channel is: a `basic.nack` means one of the subscribers'
+        queues could not take the event (most often a subscriber leaving while the event
+        was routed to it; the others got it), which is no failure of the publish.
+        """
         broker, _ = self._require()
         if self._events_exchange is None:
             from faststream.rabbit import ExchangeType, RabbitExchange
@@ -343,13 +371,17 @@ class RabbitTransport(BrokerTransport["RabbitBroker"]):
             self._events_exchange = RabbitExchange(
                 EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False
             )
-        await broker.publish(
-            bytes(data),
-            exchange=self._events_exchange,
-            routing_key=self._events_key(),
-            mandatory=False,
-            timeout=self.publish_timeout,
-        )
+        try:
+            await broker.publish(
+                bytes(data),
+                exchange=self._events_exchange,
+                routing_key=self._events_key(),
+                mandatory=False,
+                timeout=self.publish_timeout,
+            )
+        except Exception as exc:
+            if not _nacked(exc):
+                raise
 
     async def subscribe_events(self) -> Subscription:
         """Bind a fresh exclusive queue to the namespace's event routing key."""
