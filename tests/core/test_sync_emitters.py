@@ -12,10 +12,12 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from murmur import Agent, AgentRuntime, EventType, RuntimeEvent, TaskSpec
 from murmur.events import CollectingEventEmitter, LogEventEmitter, NullEventEmitter
-from murmur.events._emitters import DELIVERED, emit_nowait_of
+from murmur.events._emitters import DELIVERED, emit_nowait_of, emit_run_of
 from murmur.hookspecs import hookimpl
 from murmur.plugins import PluginHost, PluginIndex
 
@@ -53,6 +55,42 @@ class OnlyNowaitOverridden(CollectingEventEmitter):
         self.events.append(event.model_copy(update={"payload": {"tagged": True}}))
 
 
+def _model_down(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    raise RuntimeError("provider down")
+
+
+class TakesRunFields(CollectingEventEmitter):
+    """Takes the events about a run as their fields (`emit_run`), but not the failures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[tuple[EventType, str, str, str, str | None, dict[str, object]]] = []
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        self.events.append(event)
+
+    def emit_run(
+        self,
+        event_type: EventType,
+        agent_name: str,
+        task_id: str,
+        trace_id: str,
+        parent_trace_id: str | None,
+        payload: dict[str, object],
+    ) -> bool:
+        if event_type is EventType.AGENT_FAILED:
+            return False  # wants the event built
+        self.fields.append((event_type, agent_name, task_id, trace_id, parent_trace_id, payload))
+        return True
+
+
+class RunFieldsNowaitOverridden(TakesRunFields):
+    """Overrides `emit_nowait` alone: every event must reach the override, built."""
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        self.events.append(event)
+
+
 class Failing(CollectingEventEmitter):
     def emit_nowait(self, event: RuntimeEvent) -> None:
         raise RuntimeError("emitter down")
@@ -65,6 +103,48 @@ def test_which_emitters_are_called_synchronously() -> None:
     assert emit_nowait_of(OnlyEmitOverridden()) is None
     assert emit_nowait_of(OnlyNowaitOverridden()) is not None
     assert emit_nowait_of(object()) is None
+
+
+def test_which_emitters_take_a_run_s_events_as_fields() -> None:
+    """`emit_run` stands for `emit_nowait` only when one class defines both."""
+    assert emit_run_of(LogEventEmitter()) is not None
+    assert emit_run_of(TakesRunFields()) is not None
+    assert emit_run_of(RunFieldsNowaitOverridden()) is None
+    assert emit_run_of(NullEventEmitter()) is None
+    assert emit_run_of(CollectingEventEmitter()) is None
+    assert emit_run_of(object()) is None
+
+
+async def test_an_emitter_taking_fields_gets_a_run_s_events_unbuilt() -> None:
+    """The events about a run reach `emit_run` as the fields the built event would carry;
+    one it declines (False) is built and given to `emit_nowait`; other events are built."""
+    emitter = TakesRunFields()
+    runtime = AgentRuntime(event_emitter=emitter)
+    spec = TaskSpec(input="hi")
+
+    assert (await runtime.run(AGENT, spec)).is_ok()
+    failed = await runtime.run(Agent(name="broken", model=FunctionModel(_model_down)), "hi")
+    await runtime.emit(RuntimeEvent(event_type=EventType.GROUP_STARTED))
+
+    assert not failed.is_ok()
+    spawned, completed, broken_spawned = emitter.fields
+    assert spawned[:5] == (EventType.AGENT_SPAWNED, "echo", spec.id, spec.trace_id, None)
+    assert spawned[5] == {"model": "test", "depth": 0, "backend": "async"}
+    assert completed[:4] == (EventType.AGENT_COMPLETED, "echo", spec.id, spec.trace_id)
+    assert completed[5]["attempts"] == 1
+    assert broken_spawned[:2] == (EventType.AGENT_SPAWNED, "broken")
+    assert emitter.types() == [EventType.AGENT_FAILED, EventType.GROUP_STARTED]
+    assert emitter.events[0].agent_name == "broken"
+
+
+async def test_a_subclass_overriding_emit_nowait_gets_every_event_built() -> None:
+    emitter = RunFieldsNowaitOverridden()
+    runtime = AgentRuntime(event_emitter=emitter)
+
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert emitter.fields == []
+    assert emitter.types() == [EventType.AGENT_SPAWNED, EventType.AGENT_COMPLETED]
 
 
 async def test_delivered_is_awaitable_again_and_again() -> None:
@@ -159,7 +239,7 @@ def test_a_run_line_is_the_line_of_the_event(capsys: pytest.CaptureFixture[str])
         payload=payload,
     )
 
-    assert emitter.run_line(EventType.AGENT_SPAWNED, "echo", "t1", "a" * 32, "b" * 32, payload)
+    assert emitter.emit_run(EventType.AGENT_SPAWNED, "echo", "t1", "a" * 32, "b" * 32, payload)
     emitter.emit_nowait(event)
 
     first, second = capsys.readouterr().err.splitlines()
@@ -180,7 +260,7 @@ async def test_a_given_logger_gets_every_event_of_a_run() -> None:
             lines.append(("error", event, fields))
 
     emitter = LogEventEmitter(Logger())
-    assert not emitter.run_line(EventType.AGENT_SPAWNED, "echo", "t", "x", None, {})
+    assert not emitter.emit_run(EventType.AGENT_SPAWNED, "echo", "t", "x", None, {})
     runtime = AgentRuntime(event_emitter=emitter)
 
     assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()

@@ -27,6 +27,7 @@ from murmur.events._emitters import (
     MultiEventEmitter,
     NullEventEmitter,
     emit_nowait_of,
+    emit_run_of,
     emitter_failed,
     flush_emitter,
 )
@@ -260,8 +261,9 @@ class AgentRuntime:
         self._emitter = emitter
         self._emit_nowait = emit_nowait_of(emitter)  # found once per emitter, used per event
         self._emits_nothing = type(emitter) is NullEventEmitter
-        # The default emitter on its own: an event about a run can go straight to its line.
-        self._run_line = emitter.run_line if type(emitter) is LogEventEmitter else None
+        # An emitter that takes an event about a run as its fields (the default emitter's
+        # console line, murmur-otel's batch): the event is not built for it.
+        self._emit_run = emit_run_of(emitter)
 
     @property
     def observed(self) -> bool:
@@ -291,22 +293,22 @@ class AgentRuntime:
         """
         if self._emits_nothing and not self.observed:
             return DELIVERED  # nobody would see it: not even built
-        run_line = self._run_line
+        emit_run = self._emit_run
         host = self._host
         failure: Exception | None = None
-        if run_line is not None and (host is None or not host.hears_events):
+        if emit_run is not None and (host is None or not host.hears_events):
             try:
-                if run_line(
+                if emit_run(
                     event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id,
                     payload,
                 ):  # fmt: skip
-                    return DELIVERED  # a log line was all it would become: no event built
+                    return DELIVERED  # the emitter took its fields: no event built
             except Exception as exc:  # an emitter must never fail a run
                 failure = exc
         event = run_event(
             event_type, ctx.agent.name, ctx.task.id, ctx.trace_id, ctx.parent_trace_id, payload
         )
-        if failure is not None:  # the line's failure, logged with the event it stood for
+        if failure is not None:  # emit_run's failure, logged with the event it stood for
             emitter_failed(self._emitter, event, failure)
             return DELIVERED
         return self._deliver(event)

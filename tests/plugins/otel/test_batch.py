@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -323,3 +324,37 @@ async def test_a_shorter_delay_applies_to_the_wait_already_begun() -> None:
             break
         await asyncio.sleep(0.02)
     assert "invoke_agent second" in _names(telemetry)
+
+
+async def test_a_run_s_events_are_built_in_the_batch_with_the_time_they_happened() -> None:
+    """The kernel hands murmur-otel each event about a run as its fields (`emit_run`): the
+    event is built when the batch is handed over, and its span keeps the times the run
+    started and ended, not the time of the hand-over. The single-signal emitters take the
+    fields the same way."""
+    telemetry, spans_only, metrics_only = make_telemetry(), make_telemetry(), make_telemetry()
+    assert spans_only.emitter.traces is not None
+    assert metrics_only.emitter.metrics is not None
+    ran: dict[str, tuple[int, int]] = {}
+    async with _held():
+        for name, emitter in [
+            ("both", telemetry.emitter),
+            ("spans", spans_only.emitter.traces),
+            ("metrics", metrics_only.emitter.metrics),
+        ]:
+            runtime = AgentRuntime(event_emitter=emitter)
+            before = time.time_ns()
+            assert (await runtime.run(Agent(name=name, model=answers()), "x")).is_ok()
+            ran[name] = (before, time.time_ns())
+        await asyncio.sleep(0.3)
+        assert _names(telemetry) == []
+        assert _names(spans_only) == []
+        handed_over = time.time_ns()
+        BATCH.flush()
+    for name, done in [("both", telemetry), ("spans", spans_only)]:
+        (span,) = done.named(f"invoke_agent {name}")
+        before, after = ran[name]
+        assert span.start_time is not None
+        assert span.end_time is not None
+        assert before <= span.start_time <= span.end_time <= after < handed_over - 250_000_000
+    for done in (telemetry, metrics_only):
+        assert done.points("gen_ai.invoke_agent.duration"), "the run's duration was recorded"

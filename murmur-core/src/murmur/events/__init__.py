@@ -19,7 +19,7 @@ from murmur.events._emitters import (
     flush_emitter,
     plugin_emitter,
 )
-from murmur.events._model import EventType, RuntimeEvent
+from murmur.events._model import EventType, RuntimeEvent, run_event
 
 __all__ = [
     "CollectingEventEmitter",
@@ -30,6 +30,7 @@ __all__ = [
     "NullEventEmitter",
     "RuntimeEvent",
     "flush_emitter",
+    "run_event",
 ]
 
 # Emitters that live in plugin distributions, importable from `murmur.events` once installed:

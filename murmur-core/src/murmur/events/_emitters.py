@@ -20,6 +20,7 @@ __all__ = [
     "MultiEventEmitter",
     "NullEventEmitter",
     "emit_nowait_of",
+    "emit_run_of",
     "emitter_failed",
     "flush_emitter",
     "plugin_emitter",
@@ -76,6 +77,15 @@ class EventEmitter(Protocol):
     also define `emit_nowait(event)` in the same class as `emit`, with `emit` awaiting
     nothing but it: the runtime then calls `emit_nowait` directly (see `emit_nowait_of`).
 
+    Such an emitter may also take an event about a run (the lifecycle, tool, retry, budget
+    and spawn-refusal events the pipeline emits for one run) as its fields, before the
+    `RuntimeEvent` is built: `emit_run(event_type, agent_name, task_id, trace_id,
+    parent_trace_id, payload) -> bool`, defined in the same class as `emit_nowait`. True
+    when it took the event; False when it needs the event, which the runtime then builds and
+    passes to `emit_nowait`. A line that shows no event id, or a batch that builds the
+    events later, saves the run that work (see `emit_run_of`). `payload` is the event's own
+    dict, never changed afterwards: keep it, do not change it.
+
     An emitter that holds events to deliver them later, in batches, may define a
     synchronous `flush()` that delivers what it holds: the runtime calls it when it closes,
     and a worker when it stops (see `flush_emitter`).
@@ -106,6 +116,49 @@ def emit_nowait_of(emitter: object) -> Callable[[RuntimeEvent], None] | None:
     if not usable:
         return None
     return cast("Callable[[RuntimeEvent], None]", getattr(emitter, "emit_nowait"))  # noqa: B009
+
+
+class RunEventSink(Protocol):
+    """An emitter's `emit_run`: an event about a run from its fields (see `EventEmitter`)."""
+
+    def __call__(
+        self,
+        event_type: EventType,
+        agent_name: str,
+        task_id: str,
+        trace_id: str,
+        parent_trace_id: str | None,
+        payload: dict[str, Any],
+        /,
+    ) -> bool:
+        """True when the emitter took the event; False to be given it built."""
+        ...
+
+
+_RUN_SINK: dict[type, bool] = {}
+
+
+def emit_run_of(emitter: object) -> RunEventSink | None:
+    """The emitter's `emit_run`, when it stands for its `emit_nowait`; else None.
+
+    It does when the emitter's `emit_nowait` is called directly (`emit_nowait_of`) and the
+    class that defines that `emit_nowait` also defines `emit_run`: a subclass that overrides
+    `emit_nowait` alone is given every event built, through its override.
+    """
+    cls = type(emitter)
+    usable = _RUN_SINK.get(cls)
+    if usable is None:
+        owner = next((k for k in cls.__mro__ if "emit_nowait" in k.__dict__), None)
+        usable = (
+            owner is not None
+            and "emit_run" in owner.__dict__
+            and emit_nowait_of(emitter) is not None
+        )
+        if len(_RUN_SINK) < 256:
+            _RUN_SINK[cls] = usable
+    if not usable:
+        return None
+    return cast("RunEventSink", getattr(emitter, "emit_run"))  # noqa: B009
 
 
 _EXHAUSTED: Iterator[None] = iter(())
@@ -163,10 +216,10 @@ class LogEventEmitter:
         """Log one event."""
         self.emit_nowait(event)
 
-    def run_line(
+    def emit_run(
         self,
         event_type: EventType,
-        agent: str,
+        agent_name: str,
         task_id: str,
         trace_id: str,
         parent_trace_id: str | None,
@@ -176,7 +229,7 @@ class LogEventEmitter:
 
         It can when the line is all that becomes of the event: no `logger` given and
         structlog not configured (the console line shows no event id or time of its own).
-        False when the event is needed (then the runtime builds it and calls `emit`).
+        False when the event is needed (then the runtime builds it and calls `emit_nowait`).
         """
         if self._logger is not None:
             return False
@@ -186,7 +239,9 @@ class LogEventEmitter:
         _console.write(
             "error" if event_type in _ERROR_TYPES else "info",
             event_type._value_,
-            line_fields(agent, task_id, trace_id, parent_trace_id, payload, self._include_payload),
+            line_fields(
+                agent_name, task_id, trace_id, parent_trace_id, payload, self._include_payload
+            ),
         )
         return True
 

@@ -88,12 +88,15 @@ def run_event(
     trace_id: str,
     parent_trace_id: str | None,
     payload: dict[str, Any],
+    timestamp: float | None = None,
 ) -> RuntimeEvent:
     """The event `RuntimeEvent(event_type=..., ..., payload=payload)` builds, unvalidated.
 
-    For the kernel's own events about a run, whose fields it holds typed already: validating
-    them costs a run more than the rest of its event (see `murmur.core.trusted`). `payload`
-    is kept, not copied: pass a dict nobody changes afterwards.
+    For events about a run whose fields are typed already: the kernel's own, and an
+    emitter's `emit_run` arguments built into the event later (see `EventEmitter`).
+    Validating them costs a run more than the rest of its event (see `murmur.core.trusted`).
+    `payload` is kept, not copied: pass a dict nobody changes afterwards. `timestamp` is when
+    the event happened (default now), for an event built later from fields taken then.
     """
     return trusted_model(
         RuntimeEvent,
@@ -103,7 +106,7 @@ def run_event(
             "task_id": task_id,
             "trace_id": trace_id,
             "parent_trace_id": parent_trace_id,
-            "timestamp": time.time(),
+            "timestamp": time.time() if timestamp is None else timestamp,
             "payload": payload,
             "id": new_id(),
         },

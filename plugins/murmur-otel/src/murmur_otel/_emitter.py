@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from murmur.events import EventType
-from murmur_otel._batch import BATCH
+from murmur_otel._batch import BATCH, BatchedEmitter, RunFields
 from murmur_otel._configure import configure_from_env, has_global_providers
 from murmur_otel._configure import wants_env_configuration as _wants_env
 from murmur_otel._metrics import OTelMetricsEmitter
-from murmur_otel._origin import Origin, origin_of
+from murmur_otel._origin import Origin, origin_at
 from murmur_otel._traces import OTelTraceEmitter
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ __all__ = ["OTelEmitter"]
 _COMPLETED = EventType.AGENT_COMPLETED
 
 
-class OTelEmitter:
+class OTelEmitter(BatchedEmitter):
     """Records every runtime event as OpenTelemetry metrics and spans.
 
     Providers follow OpenTelemetry's own conventions: the ones passed here, else the
@@ -81,18 +81,19 @@ class OTelEmitter:
         self._on_trace = self.traces.handlers() if self.traces is not None else {}
         self._on_metric = self.metrics.handlers() if self.metrics is not None else {}
 
-    async def emit(self, event: RuntimeEvent) -> None:
-        """Record one event as spans, then as metrics."""
-        self.emit_nowait(event)
-
-    def emit_nowait(self, event: RuntimeEvent) -> None:
-        """Record one event (synchronous: the runtime calls this directly, no coroutine)."""
-        kind = event.event_type
+    def _submit(
+        self,
+        kind: EventType,
+        trace_id: str | None,
+        event: RuntimeEvent | RunFields,
+        *,
+        batched: bool,
+    ) -> None:
         on_trace = self._on_trace.get(kind)
         on_metric = self._on_metric.get(kind)
         if on_trace is None and on_metric is None:
             return
-        origin, ctx = origin_of(event)
+        origin, ctx = origin_at(kind, trace_id)
         if origin is not Origin.LOCAL:
             on_metric = None
             if origin is Origin.RELAYED:
@@ -101,7 +102,7 @@ class OTelEmitter:
                 return
         elif kind is _COMPLETED and on_metric is not None and self.metrics is not None:
             on_metric = self.metrics.at_event(on_metric, ctx)
-        BATCH.submit(on_trace, on_metric, event, origin, ctx, self, batched=self.batch)
+        BATCH.submit(on_trace, on_metric, event, origin, ctx, self, batched=batched)
 
     def flush(self) -> None:
         """Hand every event waiting in this process's batch to the SDK now."""

@@ -19,9 +19,9 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
-from murmur_otel._batch import BATCH, BatchFlushing, MetricHandler
+from murmur_otel._batch import BATCH, BatchedEmitter, BatchFlushing, MetricHandler, RunFields
 from murmur_otel._bounded import BoundedValues
-from murmur_otel._origin import Origin, origin_of
+from murmur_otel._origin import Origin, origin_at
 from murmur_otel._tally import Tally, TallyKey, tally_key
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def pydantic_ai_instrumented(model: object = None) -> bool:
     return model_class is not None and isinstance(model, model_class)
 
 
-class OTelMetricsEmitter(BatchFlushing):
+class OTelMetricsEmitter(BatchedEmitter, BatchFlushing):
     """Records runtime events as OpenTelemetry metrics.
 
     Every run is measured once, where it executes: a run sent to a fleet is recorded by the
@@ -193,26 +193,18 @@ class OTelMetricsEmitter(BatchFlushing):
         self._on = self.handlers()
         self._on_completed = self._on[EventType.AGENT_COMPLETED]
 
-    async def emit(self, event: RuntimeEvent) -> None:
-        """Record one event."""
-        self.emit_nowait(event)
-
-    def emit_nowait(self, event: RuntimeEvent) -> None:
-        """Record one event (synchronous: the runtime calls this directly).
-
-        The SDK gets the event in a batch, as in `OTelEmitter` (`batch=False`: at once).
-        """
-        self._submit(event, batched=self.batch)
-
-    def record(self, event: RuntimeEvent) -> None:
-        """Record `event` now, in this thread (after any event still waiting in the batch)."""
-        self._submit(event, batched=False)
-
-    def _submit(self, event: RuntimeEvent, *, batched: bool) -> None:
-        on_metric = self._on.get(event.event_type)
+    def _submit(
+        self,
+        kind: EventType,
+        trace_id: str | None,
+        event: RuntimeEvent | RunFields,
+        *,
+        batched: bool,
+    ) -> None:
+        on_metric = self._on.get(kind)
         if on_metric is None:
             return
-        origin, ctx = origin_of(event)
+        origin, ctx = origin_at(kind, trace_id)
         if origin is Origin.LOCAL:
             on_metric = self.at_event(on_metric, ctx)
             BATCH.submit(None, on_metric, event, origin, ctx, self, batched=batched)

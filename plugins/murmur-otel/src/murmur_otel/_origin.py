@@ -18,10 +18,9 @@ from murmur.events import EventType
 from murmur.execution import current_context
 
 if TYPE_CHECKING:
-    from murmur.events import RuntimeEvent
     from murmur.execution import ExecutionContext
 
-__all__ = ["Origin", "origin_of"]
+__all__ = ["Origin", "origin_at"]
 
 _RUN_EVENTS = frozenset(
     {
@@ -49,19 +48,20 @@ class Origin(Enum):
     """A worker's event relayed to this caller; the worker records it."""
 
 
-def origin_of(event: RuntimeEvent) -> tuple[Origin, ExecutionContext | None]:
-    """The origin of `event`, and the execution context of its run when emitted inside it.
+def origin_at(kind: EventType, trace_id: str | None) -> tuple[Origin, ExecutionContext | None]:
+    """Where an event of type `kind` about the run `trace_id` comes from, read as it happens.
 
-    For a group's start, the context of the run that started it (None outside a run).
+    With the execution context of its run when it is emitted inside that run; for a group's
+    start, the context of the run that started it (None outside a run).
     """
-    if event.event_type not in _RUN_EVENTS and event.event_type not in _TOOL_EVENTS:
-        if event.event_type is EventType.GROUP_STARTED:
+    if kind not in _RUN_EVENTS and kind not in _TOOL_EVENTS:
+        if kind is EventType.GROUP_STARTED:
             return Origin.LOCAL, current_context()  # the run a group is started from, if any
         return Origin.LOCAL, None  # group, worker and fleet events
     ctx = current_context()
-    if ctx is None or ctx.trace_id != event.trace_id:
+    if ctx is None or ctx.trace_id != trace_id:
         return Origin.RELAYED, None
     if ctx.backend == "job":
         # A dispatched run's tool calls happen on the worker: here they can only be relays.
-        return (Origin.DISPATCH if event.event_type in _RUN_EVENTS else Origin.RELAYED), ctx
+        return (Origin.DISPATCH if kind in _RUN_EVENTS else Origin.RELAYED), ctx
     return Origin.LOCAL, ctx

@@ -25,8 +25,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from murmur.events import EventType, RuntimeEvent
 from murmur_otel import _semconv as sc
-from murmur_otel._batch import BATCH, BatchFlushing
-from murmur_otel._origin import Origin, origin_of
+from murmur_otel._batch import BATCH, BatchedEmitter, BatchFlushing, RunFields
+from murmur_otel._origin import Origin, origin_at
 from murmur_otel._spans import SPANS, SpanIndex
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def traceparent_of(span: Span) -> str | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
-class OTelTraceEmitter(BatchFlushing):
+class OTelTraceEmitter(BatchedEmitter, BatchFlushing):
     """Turns runtime events into OpenTelemetry spans.
 
     Args:
@@ -87,26 +87,18 @@ class OTelTraceEmitter(BatchFlushing):
         self._agents: dict[tuple[str, str], dict[str, Any]] = {}
         self._on = self.handlers()
 
-    async def emit(self, event: RuntimeEvent) -> None:
-        """Open, annotate or close the span `event` belongs to."""
-        self.emit_nowait(event)
-
-    def emit_nowait(self, event: RuntimeEvent) -> None:
-        """`emit`, synchronously (the runtime calls this directly).
-
-        The SDK gets the event in a batch, as in `OTelEmitter` (`batch=False`: at once).
-        """
-        self._submit(event, batched=self.batch)
-
-    def record(self, event: RuntimeEvent) -> None:
-        """Record `event` now, in this thread (after any event still waiting in the batch)."""
-        self._submit(event, batched=False)
-
-    def _submit(self, event: RuntimeEvent, *, batched: bool) -> None:
-        on_trace = self._on.get(event.event_type)
+    def _submit(
+        self,
+        kind: EventType,
+        trace_id: str | None,
+        event: RuntimeEvent | RunFields,
+        *,
+        batched: bool,
+    ) -> None:
+        on_trace = self._on.get(kind)
         if on_trace is None:
             return
-        origin, ctx = origin_of(event)
+        origin, ctx = origin_at(kind, trace_id)
         if origin is not Origin.RELAYED:
             BATCH.submit(on_trace, None, event, origin, ctx, self, batched=batched)
 
@@ -295,7 +287,7 @@ class OTelTraceEmitter(BatchFlushing):
     ) -> None:
         group = str(event.payload.get("group") or event.agent_name or "group")
         parent: Context | None = None
-        if ctx is not None:  # started from a run: `origin_of` reads the run's context
+        if ctx is not None:  # started from a run: `origin_at` reads the run's context
             run = self._spans.runs.get((ctx.trace_id, _LOCAL))
             if run is not None:
                 parent = trace.set_span_in_context(run)
