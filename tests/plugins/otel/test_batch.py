@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog.testing
@@ -23,7 +24,7 @@ from murmur_otel._batch import BATCH
 from murmur_otel._spans import SPANS
 
 from murmur import Agent, AgentRuntime
-from murmur.events import MultiEventEmitter, NullEventEmitter, flush_emitter
+from murmur.events import MultiEventEmitter, NullEventEmitter, RuntimeEvent, flush_emitter
 from murmur.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -358,3 +359,37 @@ async def test_a_run_s_events_are_built_in_the_batch_with_the_time_they_happened
         assert before <= span.start_time <= span.end_time <= after < handed_over - 250_000_000
     for done in (telemetry, metrics_only):
         assert done.points("gen_ai.invoke_agent.duration"), "the run's duration was recorded"
+
+
+async def test_an_event_that_cannot_be_built_is_logged_and_the_rest_handed_over(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building the events of a batch is guarded like handing them over: one that fails is
+    logged (`murmur.otel`), the other events of the batch reach the SDK, and the drain
+    thread goes on with the next batch."""
+    import murmur_otel._batch as batch_module
+
+    real = batch_module.run_event
+
+    def fails_for_broken(*fields: Any) -> RuntimeEvent:
+        if fields[1] == "broken":
+            raise RuntimeError("cannot build")
+        return real(*fields)
+
+    monkeypatch.setattr(batch_module, "run_event", fails_for_broken)
+    telemetry = make_telemetry()
+    async with _held():
+        runtime = AgentRuntime(event_emitter=telemetry.emitter)
+        for name in ("before", "broken", "after"):
+            assert (await runtime.run(Agent(name=name, model=answers()), "x")).is_ok()
+        with caplog.at_level("WARNING", logger="murmur.otel"):
+            BATCH.flush()
+    assert _names(telemetry) == ["invoke_agent after", "invoke_agent before"]
+    assert any("cannot build" in r.getMessage() for r in caplog.records)
+    runtime = AgentRuntime(event_emitter=telemetry.emitter)
+    assert (await runtime.run(Agent(name="later", model=answers()), "x")).is_ok()
+    for _ in range(250):  # the drain thread hands the next batch over by itself (5 s at most)
+        if "invoke_agent later" in _names(telemetry):
+            break
+        await asyncio.sleep(0.02)
+    assert "invoke_agent later" in _names(telemetry)

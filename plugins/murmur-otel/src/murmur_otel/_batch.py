@@ -77,16 +77,18 @@ def built(queued: RuntimeEvent | RunFields) -> RuntimeEvent:
     return run_event(*queued) if isinstance(queued, tuple) else queued
 
 
-def handle(item: _Item, event: RuntimeEvent) -> None:
+def handle(item: _Item, event: RuntimeEvent | None = None) -> None:
     """Run a queued event's handlers under the OpenTelemetry context it was emitted in.
 
-    `event` is the item's event, built (`built`).
+    `event` is the item's event already built (`built`); None builds it here.
     """
-    on_trace, on_metric, _, origin, ctx, parent, owner = item
+    on_trace, on_metric, queued, origin, ctx, parent, owner = item
     # Attached only when it holds something (a span of the application's, baggage): a run's
     # span may hang under the application's current span, and metrics sample exemplars from it.
     token = otel_context.attach(parent) if parent else None
     try:
+        if event is None:
+            event = built(queued)
         if on_trace is not None:
             on_trace(event, origin, ctx)
         if on_metric is not None:
@@ -95,7 +97,7 @@ def handle(item: _Item, event: RuntimeEvent) -> None:
         _LOG.warning(
             "emitter_failed: %s could not record %s: %r",
             type(owner).__name__,
-            event.event_type.value,
+            _kind(queued).value,
             exc,
         )
     finally:
@@ -176,7 +178,7 @@ class EventBatch:
         """Handle `item` in this thread, after every event queued before it."""
         with self._lock:
             self._drain()
-            handle(item, built(item[2]))
+            handle(item)
 
     def flush(self) -> None:
         """Hand every queued event to the SDK now, in this thread."""
@@ -203,7 +205,10 @@ class EventBatch:
             items = [popleft() for _ in range(len(queue))]
             # First every event built, then each handed to the SDK: the same few calls in a
             # row cost a fraction of what each costs between two events' SDK work.
-            events = [built(item[2]) for item in items]
+            try:
+                events: list[RuntimeEvent | None] = [built(item[2]) for item in items]
+            except Exception:  # each built again under `handle`'s guard, which logs the bad one
+                events = [None] * len(items)
             for item, event in zip(items, events, strict=True):
                 handle(item, event)
         self.cpu_s += time.thread_time() - started
