@@ -328,3 +328,54 @@ async def test_a_lost_fleet_event_channel_is_subscribed_again() -> None:
         await caller.aclose()
         await worker.stop()
         await serving
+
+
+async def test_a_task_has_left_in_flight_when_it_is_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`worker.stats` counts a task only once it is no longer in `worker.in_flight`, however
+    slowly the broker takes the acknowledgement: completed and failed tasks (seen from their
+    hooks, which run before the acknowledgement) and a task its caller cancelled."""
+    from murmur.testing._fleet import eventually
+
+    url = f"memory://counted-{uuid.uuid4().hex}"
+    slow = Probe(delay=30)
+    agents = {
+        "good": Agent(name="good", model="test"),
+        "bad": Agent(name="bad", model=Probe(fail=True).model()),
+        "slow": Agent(name="slow", model=slow.model()),
+    }
+    worker = Worker(url, agents, event_emitter=CollectingEventEmitter())
+    settle = worker._settle
+
+    async def slow_ack(consumer: Any, delivery: Any) -> None:  # a broker slow to take acks
+        await asyncio.sleep(0.3)
+        await settle(consumer, delivery)
+
+    monkeypatch.setattr(worker, "_settle", slow_ack)
+    seen: list[tuple[str, int, int]] = []
+
+    @worker.on_task_complete
+    def completed(task_id: str, agent_name: str, duration_ms: int) -> None:
+        seen.append(("complete", worker.stats.completed, worker.in_flight))
+
+    @worker.on_task_error
+    def failed(task_id: str, agent_name: str, error: Exception) -> None:
+        seen.append(("error", worker.stats.failed, worker.in_flight))
+
+    serving = await _serving(worker)
+    try:
+        runtime = AgentRuntime(broker=url, event_emitter=CollectingEventEmitter())
+        assert (await runtime.run(agents["good"], "x")).is_ok()
+        assert not (await runtime.run(agents["bad"], "x")).is_ok()
+        assert seen == [("complete", 1, 0), ("error", 1, 0)]
+
+        pending = asyncio.create_task(runtime.run(agents["slow"], "x"))
+        await eventually(lambda: slow.calls == 1, 10, "the slow task to start")
+        pending.cancel()
+        await eventually(lambda: worker.stats.cancelled == 1, 10, "the cancel")
+        assert worker.in_flight == 0
+        await runtime.aclose()
+    finally:
+        await worker.stop()
+        await serving

@@ -475,9 +475,11 @@ class Worker:
         assert current is not None
         item = InFlight(delivery, consumer, current, envelope.reply_to)
         self._inflight[envelope.task_id] = item
+        # A task leaves `in_flight` before it is counted: whoever sees the count sees it gone.
         try:
-            await self._execute(envelope)
+            error, duration_ms = await self._execute(envelope)
         except asyncio.CancelledError:
+            self._inflight.pop(envelope.task_id, None)
             if item.cancel_requested:  # the caller gave up: settle, no reply
                 self.stats.cancelled += 1
                 await self._settle(consumer, delivery)
@@ -487,9 +489,16 @@ class Worker:
             raise
         finally:
             self._inflight.pop(envelope.task_id, None)
+        if error is None:
+            self.stats.completed += 1
+            await self._call_hooks("complete", envelope.task_id, envelope.agent_name, duration_ms)
+        else:
+            self.stats.failed += 1
+            await self._call_hooks("error", envelope.task_id, envelope.agent_name, error)
         await self._settle(consumer, delivery)
 
-    async def _execute(self, envelope: TaskEnvelope) -> None:
+    async def _execute(self, envelope: TaskEnvelope) -> tuple[MurmurError | None, int]:
+        """Run the task and reply to the caller: the run's error (None), and its milliseconds."""
         await self._call_hooks("start", envelope.task_id, envelope.agent_name)
         started = time.perf_counter()
         token = current_route.set(TaskRoute(envelope.reply_to, envelope.task_id))
@@ -498,13 +507,7 @@ class Worker:
             await self._reply(envelope, output, error, metadata)
         finally:
             current_route.reset(token)
-        duration_ms = round((time.perf_counter() - started) * 1000)
-        if error is None:
-            self.stats.completed += 1
-            await self._call_hooks("complete", envelope.task_id, envelope.agent_name, duration_ms)
-        else:
-            self.stats.failed += 1
-            await self._call_hooks("error", envelope.task_id, envelope.agent_name, error)
+        return error, round((time.perf_counter() - started) * 1000)
 
     async def _run(self, envelope: TaskEnvelope) -> tuple[Any, MurmurError | None, dict[str, Any]]:
         """Run the task on the local runtime: its output, or the typed error the caller gets.
