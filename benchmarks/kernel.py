@@ -9,8 +9,10 @@
    process's memory layout moves a trial by up to a point, so one process is one sample, as
    an independent harness run several times would see). Reported for the default settings,
    `AgentRuntime()` (its `LogEventEmitter` writes two lines per run to the process's stderr,
-   /dev/null here), and with `NullEventEmitter` (a runtime whose events go nowhere, or only
-   to a store or OTel, which have their own benchmarks);
+   /dev/null here), with `NullEventEmitter` (a runtime whose events go nowhere, or only
+   to a store or OTel, which have their own benchmarks), and with the default emitter
+   composed through `MultiEventEmitter` with a synchronous emitter (`multi`) and with an
+   asynchronous one (`relay`: what a worker's event relay or a store's recorder adds);
 2. gather throughput: `runtime.gather(max_concurrency=50)` vs the pattern users hand-write,
    `asyncio.gather` + `asyncio.Semaphore` around raw PydanticAI runs, with what the cyclic
    garbage collector took on each side (its share of the CPU time, full collections per
@@ -52,8 +54,8 @@ from pydantic_ai import Agent as PAAgent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from murmur import Agent, AgentRuntime, TaskSpec
-from murmur.events import LogEventEmitter, NullEventEmitter
+from murmur import Agent, AgentRuntime, RuntimeEvent, TaskSpec
+from murmur.events import LogEventEmitter, MultiEventEmitter, NullEventEmitter
 
 
 def _reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -150,7 +152,37 @@ async def per_run_trial(runs: int, emitter: Any) -> dict[str, float]:
     }
 
 
-_EMITTERS = {"null": NullEventEmitter, "log": LogEventEmitter}
+class _Counting:
+    """A user's synchronous emitter: counts the events it is given built."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        self.emit_nowait(event)
+
+    def emit_nowait(self, event: RuntimeEvent) -> None:
+        self.seen += 1
+
+
+class _Relayed:
+    """An asynchronous emitter, as a worker's event relay or a store's recorder is."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        self.seen += 1
+
+
+_EMITTERS: dict[str, Callable[[], Any]] = {
+    "null": NullEventEmitter,
+    "log": LogEventEmitter,
+    # The default console line composed with a user's synchronous emitter, and with an
+    # asynchronous one (a worker's relay, a store): `MultiEventEmitter`'s own cost.
+    "multi": lambda: MultiEventEmitter([LogEventEmitter(), _Counting()]),
+    "relay": lambda: MultiEventEmitter([LogEventEmitter(), _Relayed()]),
+}
 
 
 def per_run_overhead(runs: int, trials: int, emitter: str) -> dict[str, Any]:
@@ -458,6 +490,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "per_run_overhead, NullEventEmitter (target <= 1.05)": per_run_overhead(
             args.pairs, args.trials, "null"
+        ),
+        "per_run_overhead, MultiEventEmitter([LogEventEmitter(), a synchronous emitter])": (
+            per_run_overhead(args.pairs, args.trials, "multi")
+        ),
+        "per_run_overhead, MultiEventEmitter([LogEventEmitter(), an asynchronous emitter])": (
+            per_run_overhead(args.pairs, args.trials, "relay")
         ),
         "gather_throughput, NullEventEmitter (target median >= 1.05)": gather_throughput(
             args.tasks, args.trials, args.gather_reps, "null"

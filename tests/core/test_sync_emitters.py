@@ -8,6 +8,7 @@ must still be awaited (its override would otherwise be skipped); one that overri
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 
@@ -16,7 +17,12 @@ from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from murmur import Agent, AgentRuntime, EventType, RuntimeEvent, TaskSpec
-from murmur.events import CollectingEventEmitter, LogEventEmitter, NullEventEmitter
+from murmur.events import (
+    CollectingEventEmitter,
+    LogEventEmitter,
+    MultiEventEmitter,
+    NullEventEmitter,
+)
 from murmur.events._emitters import DELIVERED, emit_nowait_of, emit_run_of
 from murmur.hookspecs import hookimpl
 from murmur.plugins import PluginHost, PluginIndex
@@ -314,3 +320,88 @@ async def test_a_top_level_context_with_an_inherited_depth_limit_is_still_refuse
     assert not result.is_ok()
     assert result.error is not None
     assert result.error.code == "depth_limit"
+
+
+class Awaited:
+    """An asynchronous emitter: `emit` alone, which suspends before it keeps the event."""
+
+    def __init__(self) -> None:
+        self.events: list[RuntimeEvent] = []
+
+    async def emit(self, event: RuntimeEvent) -> None:
+        await asyncio.sleep(0)
+        self.events.append(event)
+
+
+def test_a_multi_emitter_is_synchronous_when_every_emitter_in_it_is() -> None:
+    """Decided per instance, and again when its emitters are replaced; nested ones too."""
+    synchronous = MultiEventEmitter([LogEventEmitter(), TakesRunFields()])
+    mixed = MultiEventEmitter([LogEventEmitter(), Awaited()])
+
+    assert emit_nowait_of(synchronous) is not None
+    assert emit_run_of(synchronous) is not None
+    assert emit_nowait_of(mixed) is None
+    assert emit_run_of(mixed) is None
+    assert emit_nowait_of(MultiEventEmitter([synchronous, NullEventEmitter()])) is not None
+    assert emit_nowait_of(MultiEventEmitter([synchronous, mixed])) is None
+    assert emit_nowait_of(MultiEventEmitter(e for e in [NullEventEmitter()])) is not None
+
+    synchronous.emitters = [*synchronous.emitters, Awaited()]
+    assert emit_nowait_of(synchronous) is None
+    assert emit_run_of(synchronous) is None
+    mixed.emitters = mixed.emitters[:1]
+    assert emit_run_of(mixed) is not None
+
+
+async def test_a_multi_emitter_hands_each_emitter_a_run_s_events_the_way_it_takes_them() -> None:
+    """Fields to an emitter that takes them, one built event (the same object) to the
+    others, a declined event built once; a failing emitter stops none of the others."""
+    fields, collected, other = TakesRunFields(), CollectingEventEmitter(), CollectingEventEmitter()
+    runtime = AgentRuntime(event_emitter=MultiEventEmitter([fields, Failing(), collected, other]))
+    spec = TaskSpec(input="hi")
+
+    assert (await runtime.run(AGENT, spec)).is_ok()
+    failed = await runtime.run(Agent(name="broken", model=FunctionModel(_model_down)), "hi")
+
+    assert not failed.is_ok()
+    spawned, completed, broken_spawned = fields.fields
+    assert spawned[:5] == (EventType.AGENT_SPAWNED, "echo", spec.id, spec.trace_id, None)
+    assert completed[0] is EventType.AGENT_COMPLETED
+    assert broken_spawned[:2] == (EventType.AGENT_SPAWNED, "broken")
+    assert fields.types() == [EventType.AGENT_FAILED]
+    expected = [
+        EventType.AGENT_SPAWNED,
+        EventType.AGENT_COMPLETED,
+        EventType.AGENT_SPAWNED,
+        EventType.AGENT_FAILED,
+    ]
+    assert collected.types() == other.types() == expected
+    assert all(a is b for a, b in zip(collected.events, other.events, strict=True))
+    assert fields.events[0] is collected.events[3]
+    assert collected.events[0].task_id == spec.id
+    assert collected.events[1].payload == completed[5]
+
+
+async def test_a_multi_emitter_with_an_asynchronous_emitter_delivers_to_all(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The synchronous emitters take an event at once, the asynchronous ones are awaited
+    (several concurrently); a failure of either kind is logged and stops nothing."""
+
+    class Broken:
+        async def emit(self, event: RuntimeEvent) -> None:
+            raise RuntimeError("broker down")
+
+    collected, first, second = CollectingEventEmitter(), Awaited(), Awaited()
+    one = MultiEventEmitter([first, Failing(), collected])
+    several = MultiEventEmitter([Broken(), collected, second, first])
+    runtime = AgentRuntime(event_emitter=one)
+
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+    runtime.event_emitter = several
+    assert (await runtime.run(AGENT, TaskSpec(input="hi"))).is_ok()
+
+    assert len(collected.events) == 4
+    assert first.events == collected.events
+    assert second.events == collected.events[2:]
+    assert capsys.readouterr().err.count("emitter_failed") == 4

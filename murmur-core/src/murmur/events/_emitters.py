@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 
 from murmur.events._console import ConsoleLines, event_fields, line_fields
-from murmur.events._model import EventType, RuntimeEvent
+from murmur.events._model import EventType, RuntimeEvent, run_event
 
 __all__ = [
     "DELIVERED",
@@ -104,7 +104,9 @@ def emit_nowait_of(emitter: object) -> Callable[[RuntimeEvent], None] | None:
 
     It does when the class that defines the emitter's `emit` also defines `emit_nowait`. A
     subclass that overrides `emit` alone is awaited as it asks; one that overrides
-    `emit_nowait` alone is called through its override either way.
+    `emit_nowait` alone is called through its override either way. `emit_nowait` may be a
+    property giving None for an instance that must be awaited (`MultiEventEmitter` holding
+    an asynchronous emitter).
     """
     cls = type(emitter)
     usable = _NOWAIT.get(cls)
@@ -115,7 +117,8 @@ def emit_nowait_of(emitter: object) -> Callable[[RuntimeEvent], None] | None:
             _NOWAIT[cls] = usable
     if not usable:
         return None
-    return cast("Callable[[RuntimeEvent], None]", getattr(emitter, "emit_nowait"))  # noqa: B009
+    nowait = getattr(emitter, "emit_nowait")  # noqa: B009
+    return cast("Callable[[RuntimeEvent], None] | None", nowait)
 
 
 class RunEventSink(Protocol):
@@ -143,22 +146,19 @@ def emit_run_of(emitter: object) -> RunEventSink | None:
 
     It does when the emitter's `emit_nowait` is called directly (`emit_nowait_of`) and the
     class that defines that `emit_nowait` also defines `emit_run`: a subclass that overrides
-    `emit_nowait` alone is given every event built, through its override.
+    `emit_nowait` alone is given every event built, through its override. Like
+    `emit_nowait`, `emit_run` may be a property giving None for an instance.
     """
     cls = type(emitter)
     usable = _RUN_SINK.get(cls)
     if usable is None:
         owner = next((k for k in cls.__mro__ if "emit_nowait" in k.__dict__), None)
-        usable = (
-            owner is not None
-            and "emit_run" in owner.__dict__
-            and emit_nowait_of(emitter) is not None
-        )
+        usable = owner is not None and "emit_run" in owner.__dict__
         if len(_RUN_SINK) < 256:
             _RUN_SINK[cls] = usable
-    if not usable:
+    if not usable or emit_nowait_of(emitter) is None:
         return None
-    return cast("RunEventSink", getattr(emitter, "emit_run"))  # noqa: B009
+    return cast("RunEventSink | None", getattr(emitter, "emit_run"))  # noqa: B009
 
 
 _EXHAUSTED: Iterator[None] = iter(())
@@ -271,24 +271,108 @@ class NullEventEmitter:
 
 
 class MultiEventEmitter:
-    """Fans each event out to several emitters concurrently.
+    """Fans each event out to several emitters.
 
-    One failing emitter never stops the others (its exception is logged).
+    The synchronous ones (`emit_nowait`) take it at once, in order; the others are awaited
+    concurrently. One failing emitter never stops the others (its exception is logged).
+
+    When every emitter is synchronous, so is this one: the runtime calls its `emit_nowait`
+    directly and hands it an event about a run as its fields (`emit_run`), building the
+    event once, only when one of them needs it built. Otherwise `emit_nowait` and
+    `emit_run` are None and the runtime awaits `emit`.
     """
 
     def __init__(self, emitters: Iterable[EventEmitter]) -> None:
-        self.emitters: tuple[EventEmitter, ...] = tuple(emitters)
+        self.emitters = tuple(emitters)
+
+    @property
+    def emitters(self) -> tuple[EventEmitter, ...]:
+        """The emitters each event goes to, in order."""
+        return self._emitters
+
+    @emitters.setter
+    def emitters(self, emitters: Iterable[EventEmitter]) -> None:
+        self._emitters = tuple(emitters)
+        synchronous: list[tuple[EventEmitter, Callable[[RuntimeEvent], None]]] = []
+        sinks: list[tuple[EventEmitter, RunEventSink | None, Callable[[RuntimeEvent], None]]] = []
+        awaited: list[EventEmitter] = []
+        for emitter in self._emitters:
+            nowait = emit_nowait_of(emitter)
+            if nowait is None:
+                awaited.append(emitter)
+            else:
+                synchronous.append((emitter, nowait))
+                sinks.append((emitter, emit_run_of(emitter), nowait))
+        self._synchronous = tuple(synchronous)
+        self._sinks = tuple(sinks)
+        self._awaited = tuple(awaited)
+
+    @property
+    def emit_nowait(self) -> Callable[[RuntimeEvent], None] | None:
+        """Deliver an event at once: when every emitter is synchronous; else None."""
+        return None if self._awaited else self._deliver_now
+
+    @property
+    def emit_run(self) -> RunEventSink | None:
+        """Take an event about a run as its fields: when every emitter is synchronous."""
+        return None if self._awaited else self._run_fields
 
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver one event to every emitter."""
-        if len(self.emitters) == 1:
-            await safe_emit(self.emitters[0], event)
+        self._deliver_now(event)
+        awaited = self._awaited
+        if not awaited:
             return
-        await asyncio.gather(*(safe_emit(e, event) for e in self.emitters))
+        if len(awaited) == 1:
+            await safe_emit(awaited[0], event)
+            return
+        await asyncio.gather(*(safe_emit(e, event) for e in awaited))
+
+    def _deliver_now(self, event: RuntimeEvent) -> None:
+        """Deliver `event` to the synchronous emitters."""
+        for emitter, nowait in self._synchronous:
+            try:
+                nowait(event)
+            except Exception as exc:  # one emitter never stops the others
+                emitter_failed(emitter, event, exc)
+
+    def _run_fields(
+        self,
+        event_type: EventType,
+        agent_name: str,
+        task_id: str,
+        trace_id: str,
+        parent_trace_id: str | None,
+        payload: dict[str, Any],
+        /,
+    ) -> bool:
+        """Hand an event about a run to every emitter: as fields where it takes them.
+
+        The event is built once, when the first emitter needs it.
+        """
+        event: RuntimeEvent | None = None
+        for emitter, sink, nowait in self._sinks:
+            try:
+                if sink is not None and sink(
+                    event_type, agent_name, task_id, trace_id, parent_trace_id, payload
+                ):
+                    continue
+                if event is None:
+                    event = run_event(
+                        event_type, agent_name, task_id, trace_id, parent_trace_id, payload
+                    )
+                nowait(event)
+            except Exception as exc:  # one emitter never stops the others
+                if event is None:
+                    event = run_event(
+                        event_type, agent_name, task_id, trace_id, parent_trace_id, payload
+                    )
+                emitter_failed(emitter, event, exc)
+        return True
 
     def flush(self) -> None:
         """Flush every emitter that holds events (see `flush_emitter`)."""
-        for emitter in self.emitters:
+        for emitter in self._emitters:
             flush_emitter(emitter)
 
 
