@@ -379,3 +379,76 @@ async def test_a_task_has_left_in_flight_when_it_is_counted(
     finally:
         await worker.stop()
         await serving
+
+
+async def test_a_task_handed_back_to_the_worker_running_it_runs_once() -> None:
+    """The broker hands a worker back a message it is still running (its touch came after
+    the reclaim window): the task runs once, its result reaches the caller once, and the
+    newer delivery is the one touched and acknowledged."""
+    from murmur.testing._fleet import eventually
+    from murmur.transport import Delivery, MemoryTransport, TaskConsumer
+
+    acked: list[int] = []
+    touched: list[int] = []
+
+    class HandsBack(TaskConsumer):
+        """Receives as the memory broker does; hands the first delivery back once more."""
+
+        def __init__(self, inner: TaskConsumer) -> None:
+            self.inner = inner
+            self.first: Delivery | None = None
+            self.handed_back = False
+
+        async def receive(self, max_messages: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
+            if self.first is not None and not self.handed_back:
+                await eventually(lambda: probe.calls == 1, 10, "the first delivery to run")
+                self.handed_back = True
+                first = self.first
+                return [Delivery(first.data, first.message_id, first.agent_name, 2, first.handle)]
+            deliveries = await self.inner.receive(max_messages, timeout)
+            if deliveries and self.first is None:
+                self.first = deliveries[0]
+            return deliveries
+
+        async def ack(self, delivery: Delivery) -> None:
+            acked.append(delivery.delivery_count)
+            await self.inner.ack(delivery)
+
+        async def nack(self, delivery: Delivery) -> None:
+            await self.inner.nack(delivery)
+
+        async def touch(self, delivery: Delivery) -> None:
+            touched.append(delivery.delivery_count)
+
+    class Broker(MemoryTransport):
+        async def consume_tasks(self, agent_name: str, **options: Any) -> TaskConsumer:
+            return HandsBack(await super().consume_tasks(agent_name, **options))
+
+    probe = Probe(delay=0.6)
+    agent = Agent(name="once", model=probe.model())
+    url = f"memory://handed-back-{uuid.uuid4().hex}"
+    worker = Worker(
+        Broker(url),
+        [agent],
+        concurrency=2,
+        reclaim_min_idle_ms=300,
+        event_emitter=CollectingEventEmitter(),
+    )
+    serving = await _serving(worker)
+    caller = AgentRuntime(broker=url, event_emitter=CollectingEventEmitter())
+    try:
+        result = await caller.run(agent, "x")
+        assert result.is_ok(), result.error
+        await eventually(lambda: worker.stats.completed == 1, 10, "the worker to count it")
+        assert probe.calls == 1
+        assert worker.stats.duplicates == 1
+        assert worker.stats.received == 2
+        await eventually(lambda: acked == [2], 10, "the newer delivery's ack")
+        assert 2 in touched
+        backend: Any = caller.backend
+        assert backend.stats["duplicates"] == 0
+        assert worker.in_flight == 0
+    finally:
+        await caller.aclose()
+        await worker.stop()
+        await serving

@@ -132,7 +132,7 @@ class BackendContract:
         runtime = await make_runtime([agent])
         results = await runtime.gather(agent, [f"q{i}" for i in range(10)], max_concurrency=3)
         assert all(r.is_ok() for r in results)
-        assert probe.calls == 10
+        assert probe.calls == 10, sorted(probe.prompts)
         assert probe.peak <= 3
 
     async def test_failure_is_a_typed_result(self, make_runtime: MakeRuntime) -> None:

@@ -257,6 +257,35 @@ class BrokerBackendContract(BackendContract):
         assert probe.calls == 1
         assert worker.stats.reclaimed + worker.stats.redelivered >= 1
 
+    async def test_a_task_handed_back_to_the_worker_running_it_runs_once(
+        self, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A task the broker hands back to the worker running it runs once.
+
+        The worker's touches stop while its task runs (as when a tool blocks its event loop
+        past the reclaim window), so the broker hands the task out again: Redis to a reclaim,
+        NATS after its ack wait, RabbitMQ and Kafka once the consumer gives back what it
+        holds. With this worker alone on the queue it comes back to it; the caller gets one
+        result.
+        """
+
+        async def touches_nothing(worker: Worker) -> None:
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(Worker, "_touch_loop", touches_nothing)
+        window = self.reclaim_min_idle_ms / 1000
+        probe = Probe(delay=window * 4)
+        agent = Agent(name="handed-back", model=probe.model())
+        worker = await fleet.worker([agent], concurrency=2)
+        runtime = await fleet.runtime()
+        result = await runtime.run(agent, "once")
+        assert result.output == "echo:once", result.error
+        await eventually(lambda: worker.stats.completed == 1, self.settle_s, "the count")
+        await asyncio.sleep(window + self.quiet_s)  # a second run would have started by now
+        assert probe.calls == 1, worker.stats
+        backend: Any = runtime.backend
+        assert backend.stats["results"] == 1
+
     async def test_cancelled_caller_cancels_the_running_task(self, fleet: Fleet) -> None:
         """When the caller's run is cancelled, the worker stops the task instead of running on."""
         probe = Probe(delay=30)

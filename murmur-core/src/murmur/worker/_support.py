@@ -62,6 +62,8 @@ class WorkerStats:
     cancelled: int = 0
     reclaimed: int = 0
     redelivered: int = 0
+    duplicates: int = 0
+    """Deliveries of a message this worker was handling already (not run again)."""
     rejected_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -152,7 +152,9 @@ class Worker:
         self._hooks: dict[str, list[Hook]] = {"start": [], "complete": [], "error": []}
         self._slots = Slots(concurrency)
         self._inflight: dict[str, InFlight] = {}
-        self._held: dict[int, tuple[TaskConsumer, Delivery]] = {}
+        # The deliveries being handled, by queue and message id: touched until settled, and
+        # a message the broker hands back while it is handled here is not run again.
+        self._held: dict[tuple[str, str], tuple[TaskConsumer, Delivery]] = {}
         self._consumers: dict[str, TaskConsumer] = {}
         self._receivers: list[asyncio.Task[Any]] = []
         self._services: list[asyncio.Task[Any]] = []
@@ -408,13 +410,28 @@ class Worker:
         self.stats.received += 1
         if delivery.delivery_count > 1:
             self.stats.redelivered += 1
+        key = (delivery.agent_name, delivery.message_id)
+        if key in self._held:
+            # The broker handed back a message this worker is handling: its touch came after
+            # the reclaim window (an event loop blocked that long, by a tool or model that
+            # blocks). It runs once; the newer delivery is the one touched and settled.
+            self.stats.duplicates += 1
+            self._held[key] = (consumer, delivery)
+            self._slots.give(1)
+            log.warning(
+                "a task this worker is running was delivered to it again; it runs once",
+                message_id=delivery.message_id,
+                agent=delivery.agent_name,
+                delivery_count=delivery.delivery_count,
+            )
+            return
+        self._held[key] = (consumer, delivery)  # touched from now on, until settled
         task = asyncio.create_task(self._guarded(consumer, delivery))
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
     async def _guarded(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        key = id(delivery)
-        self._held[key] = (consumer, delivery)  # touched from now on, until settled
+        key = (delivery.agent_name, delivery.message_id)
         try:
             await self._handle(consumer, delivery)
         except asyncio.CancelledError:
@@ -452,8 +469,7 @@ class Worker:
                 stopping=self._stopping,
             )
             if fresh is None:  # the broker never recorded it and the worker is stopping
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
+                await self._nack(consumer, delivery)
                 return
             if not fresh:
                 await self._reject(consumer, delivery, "replayed", envelope.task_id)
@@ -484,8 +500,7 @@ class Worker:
                 self.stats.cancelled += 1
                 await self._settle(consumer, delivery)
             else:  # the worker is stopping: hand the task to another worker
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
+                await self._nack(consumer, delivery)
             raise
         finally:
             self._inflight.pop(envelope.task_id, None)
@@ -554,9 +569,20 @@ class Worker:
         async with asyncio.timeout(_OP_TIMEOUT):
             await self.transport.publish_result(envelope.reply_to, data)
 
+    def _newest(self, consumer: TaskConsumer, delivery: Delivery) -> tuple[TaskConsumer, Delivery]:
+        """The newest delivery of `delivery`'s message (the broker may have handed it back)."""
+        return self._held.get((delivery.agent_name, delivery.message_id), (consumer, delivery))
+
     async def _settle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        consumer, delivery = self._newest(consumer, delivery)
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.ack(delivery)
+
+    async def _nack(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        """Hand the delivery back to the broker for another worker (a failure is ignored)."""
+        consumer, delivery = self._newest(consumer, delivery)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
 
     async def _reject(
         self, consumer: TaskConsumer, delivery: Delivery, reason: str, task_id: str | None
