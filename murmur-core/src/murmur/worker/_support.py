@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from murmur.transport._base import Delivery, TaskConsumer, Transport
 
 __all__ = [
+    "Held",
     "InFlight",
     "Verdict",
     "WorkerStats",
@@ -69,6 +70,14 @@ class WorkerStats:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-safe copy."""
         return {**self.__dict__, "rejected_reasons": dict(self.rejected_reasons)}
+
+
+@dataclass(slots=True)
+class Held:
+    """A delivery a worker handles: the newest delivery of its message, touched until settled."""
+
+    consumer: TaskConsumer
+    delivery: Delivery
 
 
 @dataclass(slots=True)

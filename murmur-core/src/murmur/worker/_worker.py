@@ -34,6 +34,7 @@ from murmur.transport._relay import BrokerEventBridge, TaskRoute, current_route
 from murmur.transport._signing import EnvelopeSigner, SigningKeys
 from murmur.worker._slots import Slots
 from murmur.worker._support import (
+    Held,
     InFlight,
     WorkerStats,
     agent_map,
@@ -154,7 +155,7 @@ class Worker:
         self._inflight: dict[str, InFlight] = {}
         # The deliveries being handled, by queue and message id: touched until settled, and
         # a message the broker hands back while it is handled here is not run again.
-        self._held: dict[tuple[str, str], tuple[TaskConsumer, Delivery]] = {}
+        self._held: dict[tuple[str, str], Held] = {}
         self._consumers: dict[str, TaskConsumer] = {}
         self._receivers: list[asyncio.Task[Any]] = []
         self._services: list[asyncio.Task[Any]] = []
@@ -353,11 +354,11 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for consumer, delivery in list(self._held.values()):
-                if now - delivery.received_at < interval:
+            for held in list(self._held.values()):
+                if now - held.delivery.received_at < interval:
                     continue
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.touch(delivery), _OP_TIMEOUT)
+                    await asyncio.wait_for(held.consumer.touch(held.delivery), _OP_TIMEOUT)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -411,12 +412,13 @@ class Worker:
         if delivery.delivery_count > 1:
             self.stats.redelivered += 1
         key = (delivery.agent_name, delivery.message_id)
-        if key in self._held:
+        held = self._held.get(key)
+        if held is not None:
             # The broker handed back a message this worker is handling: its touch came after
             # the reclaim window (an event loop blocked that long, by a tool or model that
             # blocks). It runs once; the newer delivery is the one touched and settled.
             self.stats.duplicates += 1
-            self._held[key] = (consumer, delivery)
+            held.consumer, held.delivery = consumer, delivery
             self._slots.give(1)
             log.warning(
                 "a task this worker is running was delivered to it again; it runs once",
@@ -425,13 +427,13 @@ class Worker:
                 delivery_count=delivery.delivery_count,
             )
             return
-        self._held[key] = (consumer, delivery)  # touched from now on, until settled
-        task = asyncio.create_task(self._guarded(consumer, delivery))
+        held = self._held[key] = Held(consumer, delivery)  # touched from now on, until settled
+        task = asyncio.create_task(self._guarded(held))
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
-    async def _guarded(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        key = (delivery.agent_name, delivery.message_id)
+    async def _guarded(self, held: Held) -> None:
+        consumer, delivery = held.consumer, held.delivery
         try:
             await self._handle(consumer, delivery)
         except asyncio.CancelledError:
@@ -446,7 +448,7 @@ class Worker:
             else:
                 log.exception("task handling failed", message_id=delivery.message_id)
         finally:
-            self._held.pop(key, None)
+            self._release(held)
             self._slots.give(1)
 
     async def _handle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
@@ -569,18 +571,28 @@ class Worker:
         async with asyncio.timeout(_OP_TIMEOUT):
             await self.transport.publish_result(envelope.reply_to, data)
 
-    def _newest(self, consumer: TaskConsumer, delivery: Delivery) -> tuple[TaskConsumer, Delivery]:
-        """The newest delivery of `delivery`'s message (the broker may have handed it back)."""
-        return self._held.get((delivery.agent_name, delivery.message_id), (consumer, delivery))
+    def _release(self, held: Held) -> None:
+        """This worker no longer handles `held`'s message: a later delivery of it runs."""
+        key = (held.delivery.agent_name, held.delivery.message_id)
+        if self._held.get(key) is held:
+            del self._held[key]
 
     async def _settle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        consumer, delivery = self._newest(consumer, delivery)
+        held = self._held.get((delivery.agent_name, delivery.message_id))
+        if held is not None:  # the newest delivery of the message (it may have come back)
+            consumer, delivery = held.consumer, held.delivery
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.ack(delivery)
 
     async def _nack(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        """Hand the delivery back to the broker for another worker (a failure is ignored)."""
-        consumer, delivery = self._newest(consumer, delivery)
+        """Hand the delivery back to the broker for another worker (a failure is ignored).
+
+        Handed back, it is no longer this worker's: delivered to it again, it runs here.
+        """
+        held = self._held.get((delivery.agent_name, delivery.message_id))
+        if held is not None:
+            consumer, delivery = held.consumer, held.delivery
+            self._release(held)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.nack(delivery), _OP_TIMEOUT)
 
