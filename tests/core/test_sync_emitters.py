@@ -328,6 +328,9 @@ class Awaited:
     def __init__(self) -> None:
         self.events: list[RuntimeEvent] = []
 
+    def types(self) -> list[EventType]:
+        return [e.event_type for e in self.events]
+
     async def emit(self, event: RuntimeEvent) -> None:
         await asyncio.sleep(0)
         self.events.append(event)
@@ -405,3 +408,24 @@ async def test_a_multi_emitter_with_an_asynchronous_emitter_delivers_to_all(
     assert first.events == collected.events
     assert second.events == collected.events[2:]
     assert capsys.readouterr().err.count("emitter_failed") == 4
+
+
+async def test_an_asynchronous_emitter_set_on_a_runtime_s_multi_emitter_gets_every_event() -> None:
+    """The runtime found its `MultiEventEmitter` synchronous; emitters set on it later,
+    asynchronous ones included, still get every event (those in a task of their own)."""
+    collected, fields, later = CollectingEventEmitter(), TakesRunFields(), Awaited()
+    multi = MultiEventEmitter([collected])
+    runtime = AgentRuntime(event_emitter=multi)
+    assert (await runtime.run(AGENT, TaskSpec(input="one"))).is_ok()
+
+    multi.emitters = [*multi.emitters, fields, later]
+    assert (await runtime.run(AGENT, TaskSpec(input="two"))).is_ok()
+    await runtime.emit(RuntimeEvent(event_type=EventType.GROUP_STARTED))
+    for _ in range(10):  # the tasks delivering to `later` run
+        await asyncio.sleep(0)
+
+    assert len(collected.events) == 5
+    assert [f[0] for f in fields.fields] == [EventType.AGENT_SPAWNED, EventType.AGENT_COMPLETED]
+    assert fields.types() == [EventType.GROUP_STARTED]
+    assert later.types() == collected.types()[2:]
+    assert [e.id for e in later.events] == [e.id for e in collected.events[2:]]

@@ -270,6 +270,10 @@ class NullEventEmitter:
         """Do nothing."""
 
 
+_PENDING: set[asyncio.Task[None]] = set()
+"""Deliveries `MultiEventEmitter._later` started, referenced until they finish."""
+
+
 class MultiEventEmitter:
     """Fans each event out to several emitters.
 
@@ -310,7 +314,7 @@ class MultiEventEmitter:
     @property
     def emit_nowait(self) -> Callable[[RuntimeEvent], None] | None:
         """Deliver an event at once: when every emitter is synchronous; else None."""
-        return None if self._awaited else self._deliver_now
+        return None if self._awaited else self._deliver_all_now
 
     @property
     def emit_run(self) -> RunEventSink | None:
@@ -320,6 +324,9 @@ class MultiEventEmitter:
     async def emit(self, event: RuntimeEvent) -> None:
         """Deliver one event to every emitter."""
         self._deliver_now(event)
+        await self._await_all(event)
+
+    async def _await_all(self, event: RuntimeEvent) -> None:
         awaited = self._awaited
         if not awaited:
             return
@@ -335,6 +342,28 @@ class MultiEventEmitter:
                 nowait(event)
             except Exception as exc:  # one emitter never stops the others
                 emitter_failed(emitter, event, exc)
+
+    def _deliver_all_now(self, event: RuntimeEvent) -> None:
+        """`emit_nowait`: deliver `event` to every emitter without awaiting."""
+        self._deliver_now(event)
+        if self._awaited:
+            self._later(event)
+
+    def _later(self, event: RuntimeEvent) -> None:
+        """Deliver `event` to the asynchronous emitters in a task of its own.
+
+        Only for emitters set after whoever calls `emit_nowait` found this instance
+        synchronous (`multi.emitters = ...` on a runtime's emitter): they get every event
+        all the same.
+        """
+        try:
+            task = asyncio.get_running_loop().create_task(self._await_all(event))
+        except RuntimeError:  # no event loop running in this thread: nothing can await them
+            for emitter in self._awaited:
+                emitter_failed(emitter, event, RuntimeError("no running event loop"))
+            return
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
 
     def _run_fields(
         self,
@@ -368,6 +397,12 @@ class MultiEventEmitter:
                         event_type, agent_name, task_id, trace_id, parent_trace_id, payload
                     )
                 emitter_failed(emitter, event, exc)
+        if self._awaited:
+            self._later(
+                event
+                if event is not None
+                else run_event(event_type, agent_name, task_id, trace_id, parent_trace_id, payload)
+            )
         return True
 
     def flush(self) -> None:
