@@ -297,18 +297,18 @@ class MultiEventEmitter:
     @emitters.setter
     def emitters(self, emitters: Iterable[EventEmitter]) -> None:
         self._emitters = tuple(emitters)
-        synchronous: list[tuple[EventEmitter, Callable[[RuntimeEvent], None]]] = []
-        sinks: list[tuple[EventEmitter, RunEventSink | None, Callable[[RuntimeEvent], None]]] = []
+        # The synchronous emitters, each with its `emit_run` (or None) and `emit_nowait`.
+        synchronous: list[
+            tuple[EventEmitter, RunEventSink | None, Callable[[RuntimeEvent], None]]
+        ] = []
         awaited: list[EventEmitter] = []
         for emitter in self._emitters:
             nowait = emit_nowait_of(emitter)
             if nowait is None:
                 awaited.append(emitter)
             else:
-                synchronous.append((emitter, nowait))
-                sinks.append((emitter, emit_run_of(emitter), nowait))
+                synchronous.append((emitter, emit_run_of(emitter), nowait))
         self._synchronous = tuple(synchronous)
-        self._sinks = tuple(sinks)
         self._awaited = tuple(awaited)
 
     @property
@@ -337,7 +337,7 @@ class MultiEventEmitter:
 
     def _deliver_now(self, event: RuntimeEvent) -> None:
         """Deliver `event` to the synchronous emitters."""
-        for emitter, nowait in self._synchronous:
+        for emitter, _, nowait in self._synchronous:
             try:
                 nowait(event)
             except Exception as exc:  # one emitter never stops the others
@@ -379,30 +379,21 @@ class MultiEventEmitter:
 
         The event is built once, when the first emitter needs it.
         """
+        fields = (event_type, agent_name, task_id, trace_id, parent_trace_id, payload)
         event: RuntimeEvent | None = None
-        for emitter, sink, nowait in self._sinks:
+        for emitter, sink, nowait in self._synchronous:
             try:
-                if sink is not None and sink(
-                    event_type, agent_name, task_id, trace_id, parent_trace_id, payload
-                ):
+                if sink is not None and sink(*fields):
                     continue
                 if event is None:
-                    event = run_event(
-                        event_type, agent_name, task_id, trace_id, parent_trace_id, payload
-                    )
+                    event = run_event(*fields)
                 nowait(event)
             except Exception as exc:  # one emitter never stops the others
                 if event is None:
-                    event = run_event(
-                        event_type, agent_name, task_id, trace_id, parent_trace_id, payload
-                    )
+                    event = run_event(*fields)
                 emitter_failed(emitter, event, exc)
         if self._awaited:
-            self._later(
-                event
-                if event is not None
-                else run_event(event_type, agent_name, task_id, trace_id, parent_trace_id, payload)
-            )
+            self._later(event if event is not None else run_event(*fields))
         return True
 
     def flush(self) -> None:

@@ -60,6 +60,11 @@ _SHARED_POLL_S = 0.05
 Hook = Callable[..., Any]
 
 
+def _message(delivery: Delivery) -> tuple[str, str]:
+    """Which message a delivery is: the same on every redelivery (its queue and message id)."""
+    return delivery.agent_name, delivery.message_id
+
+
 def _transient(exc: BaseException) -> bool:
     """A broker failure worth one log line, not a traceback."""
     if isinstance(exc, MurmurError):
@@ -411,7 +416,7 @@ class Worker:
         self.stats.received += 1
         if delivery.delivery_count > 1:
             self.stats.redelivered += 1
-        key = (delivery.agent_name, delivery.message_id)
+        key = _message(delivery)
         held = self._held.get(key)
         if held is not None:
             # The broker handed back a message this worker is handling: its touch came after
@@ -573,12 +578,12 @@ class Worker:
 
     def _release(self, held: Held) -> None:
         """This worker no longer handles `held`'s message: a later delivery of it runs."""
-        key = (held.delivery.agent_name, held.delivery.message_id)
+        key = _message(held.delivery)
         if self._held.get(key) is held:
             del self._held[key]
 
     async def _settle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        held = self._held.get((delivery.agent_name, delivery.message_id))
+        held = self._held.get(_message(delivery))
         if held is not None:  # the newest delivery of the message (it may have come back)
             consumer, delivery = held.consumer, held.delivery
         async with asyncio.timeout(_OP_TIMEOUT):
@@ -589,7 +594,7 @@ class Worker:
 
         Handed back, it is no longer this worker's: delivered to it again, it runs here.
         """
-        held = self._held.get((delivery.agent_name, delivery.message_id))
+        held = self._held.get(_message(delivery))
         if held is not None:
             consumer, delivery = held.consumer, held.delivery
             self._release(held)
