@@ -452,3 +452,57 @@ async def test_a_task_handed_back_to_the_worker_running_it_runs_once() -> None:
         await caller.aclose()
         await worker.stop()
         await serving
+
+
+async def test_a_task_handed_out_again_after_its_ack_is_acknowledged_not_run() -> None:
+    """A delivery the broker handed out before the worker's ack reached it (a reclaim
+    crossing the ack) arrives after the task is done: acknowledged again, not run."""
+    from murmur.testing._fleet import eventually
+    from murmur.transport import Delivery, MemoryTransport, TaskConsumer
+
+    acked: list[int] = []
+
+    class Stale(TaskConsumer):
+        """Receives as the memory broker does; after the first ack, hands that delivery out
+        once more."""
+
+        def __init__(self, inner: TaskConsumer) -> None:
+            self.inner = inner
+            self.stale: Delivery | None = None
+
+        async def receive(self, max_messages: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
+            if self.stale is not None:
+                stale, self.stale = self.stale, None
+                return [stale]
+            return await self.inner.receive(max_messages, timeout)
+
+        async def ack(self, delivery: Delivery) -> None:
+            if not acked:
+                self.stale = Delivery(
+                    delivery.data, delivery.message_id, delivery.agent_name, 2, delivery.handle
+                )
+            acked.append(delivery.delivery_count)
+            await self.inner.ack(delivery)
+
+        async def nack(self, delivery: Delivery) -> None:
+            await self.inner.nack(delivery)
+
+    class Broker(MemoryTransport):
+        async def consume_tasks(self, agent_name: str, **options: Any) -> TaskConsumer:
+            return Stale(await super().consume_tasks(agent_name, **options))
+
+    probe = Probe()
+    agent = Agent(name="done", model=probe.model())
+    url = f"memory://stale-{uuid.uuid4().hex}"
+    worker = Worker(Broker(url), [agent], concurrency=2, event_emitter=CollectingEventEmitter())
+    serving = await _serving(worker)
+    caller = AgentRuntime(broker=url, event_emitter=CollectingEventEmitter())
+    try:
+        assert (await caller.run(agent, "x")).is_ok()
+        await eventually(lambda: acked == [1, 2], 10, "the stale delivery's ack")
+        assert probe.calls == 1
+        assert (worker.stats.received, worker.stats.duplicates) == (2, 1)
+    finally:
+        await caller.aclose()
+        await worker.stop()
+        await serving

@@ -54,6 +54,7 @@ log = get_logger("murmur.worker")
 
 _OP_TIMEOUT = 10.0
 _POLL_S = 1.0
+_SETTLED_KEPT = 4096  # messages remembered as acknowledged, per worker
 _SHARED_POLL_S = 0.05
 
 
@@ -161,6 +162,9 @@ class Worker:
         # The deliveries being handled, by queue and message id: touched until settled, and
         # a message the broker hands back while it is handled here is not run again.
         self._held: dict[tuple[str, str], Held] = {}
+        # The messages this worker acknowledged last (oldest first): a delivery of one that
+        # the broker handed out before the acknowledgement reached it is stale, not run.
+        self._settled: dict[tuple[str, str], None] = {}
         self._consumers: dict[str, TaskConsumer] = {}
         self._receivers: list[asyncio.Task[Any]] = []
         self._services: list[asyncio.Task[Any]] = []
@@ -341,6 +345,9 @@ class Worker:
                 continue
             self._slots.give(wanted - len(deliveries))
             for delivery in deliveries:
+                # Spawned before anything awaits: a handler settling this message meanwhile
+                # must find it held, or find it settled.
+                self._spawn(consumer, delivery)
                 if reclaiming:
                     self.stats.reclaimed += 1
                     await self._emit(
@@ -352,7 +359,6 @@ class Worker:
                         },
                         agent_name=agent_name,
                     )
-                self._spawn(consumer, delivery)
 
     async def _touch_loop(self) -> None:
         interval = max(0.02, self.reclaim_min_idle_ms / 3000)
@@ -417,6 +423,15 @@ class Worker:
         if delivery.delivery_count > 1:
             self.stats.redelivered += 1
         key = _message(delivery)
+        if key in self._settled:
+            # Handed out again (a reclaim) before this worker's acknowledgement reached the
+            # broker: the task is done. Acknowledged again, not run.
+            self.stats.duplicates += 1
+            self._slots.give(1)
+            stale = asyncio.create_task(self._ack_quietly(consumer, delivery))
+            self._handlers.add(stale)
+            stale.add_done_callback(self._handlers.discard)
+            return
         held = self._held.get(key)
         if held is not None:
             # The broker handed back a message this worker is handling: its touch came after
@@ -588,6 +603,14 @@ class Worker:
             consumer, delivery = held.consumer, held.delivery
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.ack(delivery)
+        settled = self._settled
+        settled[_message(delivery)] = None
+        if len(settled) > _SETTLED_KEPT:
+            del settled[next(iter(settled))]
+
+    async def _ack_quietly(self, consumer: TaskConsumer, delivery: Delivery) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.ack(delivery), _OP_TIMEOUT)
 
     async def _nack(self, consumer: TaskConsumer, delivery: Delivery) -> None:
         """Hand the delivery back to the broker for another worker (a failure is ignored).
