@@ -61,9 +61,14 @@ _SHARED_POLL_S = 0.05
 Hook = Callable[..., Any]
 
 
-def _message(delivery: Delivery) -> tuple[str, str]:
-    """Which message a delivery is: the same on every redelivery (its queue and message id)."""
-    return delivery.agent_name, delivery.message_id
+def _message(delivery: Delivery) -> tuple[str, str, int]:
+    """Which message a delivery is: its queue, message id and bytes.
+
+    All three are the same on every redelivery. The bytes tell a redelivery from a new
+    message given a reused id (a NATS stream kept in memory numbers its messages from 1
+    again after a restart).
+    """
+    return delivery.agent_name, delivery.message_id, hash(delivery.data)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -161,10 +166,10 @@ class Worker:
         self._inflight: dict[str, InFlight] = {}
         # The deliveries being handled, by queue and message id: touched until settled, and
         # a message the broker hands back while it is handled here is not run again.
-        self._held: dict[tuple[str, str], Held] = {}
+        self._held: dict[tuple[str, str, int], Held] = {}
         # The messages this worker acknowledged last (oldest first): a delivery of one that
         # the broker handed out before the acknowledgement reached it is stale, not run.
-        self._settled: dict[tuple[str, str], None] = {}
+        self._settled: dict[tuple[str, str, int], None] = {}
         self._consumers: dict[str, TaskConsumer] = {}
         self._receivers: list[asyncio.Task[Any]] = []
         self._services: list[asyncio.Task[Any]] = []
