@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
 from murmur._batches import batch_limit, completions, results_in_order
 from murmur._durable import resume, run_group_durably
+from murmur._run import RunFrame, result_of
 from murmur.agent import Agent
 from murmur.backends._async import AsyncBackend
 from murmur.context_passer import ContextPasser
@@ -35,10 +36,7 @@ from murmur.events._model import EventType, RuntimeEvent, run_event
 from murmur.execution._backend import Backend
 from murmur.execution._context import (
     ExecutionContext,
-    enter_run,
-    leave_run,
     new_context,
-    result_metadata,
 )
 from murmur.execution._options import RuntimeOptions
 from murmur.execution._outcome import ExecutionOutcome
@@ -123,8 +121,10 @@ class AgentRuntime:
         self._start_failed: tuple[float, MurmurError] | None = None
         self._closed = False
         self._passers: dict[str, ContextPasser] = {}
-        stages = caller_stages(self.options, self.spawns, middleware)
-        self._pipeline = compose(stages, self._execute)
+        local = self._backend if type(self._backend) is AsyncBackend else None
+        self._frame = RunFrame(
+            caller_stages(self.options, self.spawns, middleware), self._execute, local
+        )
         self._delivered_pipeline: Next = compose(
             delivered_stages(middleware), self._execute_delivered
         )
@@ -412,9 +412,7 @@ class AgentRuntime:
                 await self.start()
             except MurmurError as exc:  # e.g. the broker is down: a result, tried again later
                 return AgentResult.failed(exc, self._metadata_for_unknown(resolved.name, spec))
-        # _result_of directly: each frame between the caller and the model is passed through
-        # by every suspension of the run.
-        return await self._result_of(self.context_for(resolved, spec), self._pipeline)
+        return await self._frame.result(self.context_for(resolved, spec))
 
     async def gather(
         self,
@@ -567,7 +565,7 @@ class AgentRuntime:
 
     async def execute_context(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Run a prepared context through the pipeline and build its result."""
-        return await self._result_of(ctx, self._pipeline)
+        return await self._frame.result(ctx)
 
     async def execute_delivered(self, ctx: ExecutionContext) -> AgentResult[Any]:
         """Execute a task delivered from a broker, in this process.
@@ -578,26 +576,4 @@ class AgentRuntime:
         """
         if not self._started:
             await self.start()
-        return await self._result_of(ctx, self._delivered_pipeline)
-
-    async def _result_of(self, ctx: ExecutionContext, pipeline: Next) -> AgentResult[Any]:
-        started = time.perf_counter()
-        token = enter_run(ctx)
-        try:
-            outcome = await pipeline(ctx)
-        except MurmurError as exc:
-            return AgentResult.failed(exc, result_metadata(ctx, started, None))
-        except Exception as exc:  # a bug in a hook or plugin: still a typed result
-            error = SpawnError(
-                f"agent {ctx.agent.name!r} failed unexpectedly: {exc!r}",
-                details={"exception": type(exc).__name__},
-            )
-            return AgentResult.failed(error, result_metadata(ctx, started, None))
-        finally:
-            leave_run(token)
-        return AgentResult(
-            metadata=result_metadata(ctx, started, outcome),
-            value=outcome.output,
-            # The run's own list (`all_messages()` is a copy already): not copied again.
-            messages=outcome.messages if outcome.messages is not None else [],
-        )
+        return await result_of(ctx, self._delivered_pipeline)

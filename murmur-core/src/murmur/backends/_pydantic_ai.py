@@ -7,7 +7,6 @@ tools need) travels in a context variable, so one PydanticAI agent serves concur
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_ai import Agent as PAAgent
-from pydantic_ai import FunctionToolset, ModelRetry
+from pydantic_ai import AgentRunResult, FunctionToolset, ModelRetry
 from pydantic_ai._run_context import set_current_run_context
 from pydantic_ai.capabilities import NativeTool
 from pydantic_ai.exceptions import (
@@ -373,32 +372,49 @@ class PydanticAIExecutor:
         remaining_tokens: int | None,
     ) -> ExecutionOutcome:
         """Run one attempt of `ctx` and return its validated output and usage."""
-        agent = ctx.agent
-        pa_agent = self.build(agent)
+        run, spent = self.start(ctx, remaining_tokens=remaining_tokens)
+        try:
+            result = await run
+        except Exception as exc:
+            raise self.failure(ctx, exc, spent) from exc
+        return self.outcome(ctx, result)
+
+    def start(
+        self, ctx: ExecutionContext, *, remaining_tokens: int | None
+    ) -> tuple[Awaitable[AgentRunResult[Any]], RunUsage]:
+        """The PydanticAI run of one attempt of `ctx` (to await), and the usage it fills in.
+
+        `execute` is `start`, then `outcome` of the result, or `failure` of what it raised:
+        a caller awaiting the run in its own frame does the same.
+        """
         limits = (
             _NO_LIMITS
             if remaining_tokens is None
             else UsageLimits(total_tokens_limit=remaining_tokens, request_limit=None)
         )
         spent = RunUsage()  # filled in as the run goes, so a stopped run still says what it used
-        try:
-            result = await pa_agent.run(
-                _prompt(ctx.input),
-                message_history=ctx.message_history or None,
-                usage_limits=limits,
-                usage=spent,
+        run = self.build(ctx.agent).run(
+            _prompt(ctx.input),
+            message_history=ctx.message_history or None,
+            usage_limits=limits,
+            usage=spent,
+        )
+        return run, spent
+
+    @staticmethod
+    def failure(ctx: ExecutionContext, exc: Exception, spent: RunUsage) -> MurmurError:
+        """The typed error for what the PydanticAI run of `ctx` raised, with what it used."""
+        error = map_exception(exc, ctx.agent)
+        if isinstance(exc, UsageLimitExceeded):
+            error.details.update(
+                input_tokens=spent.input_tokens or 0, output_tokens=spent.output_tokens or 0
             )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = map_exception(exc, agent)
-            if isinstance(exc, UsageLimitExceeded):
-                error.details.update(
-                    input_tokens=spent.input_tokens or 0, output_tokens=spent.output_tokens or 0
-                )
-            raise error from exc
+        return error
+
+    @staticmethod
+    def outcome(ctx: ExecutionContext, result: AgentRunResult[Any]) -> ExecutionOutcome:
+        """The `ExecutionOutcome` of a finished PydanticAI run of `ctx`."""
         usage = result.usage
-        messages = result.all_messages()
         return ExecutionOutcome(
             output=result.output,
             input_tokens=usage.input_tokens or 0,
@@ -408,6 +424,6 @@ class PydanticAIExecutor:
             # PydanticAI prices each response once, best effort (None when the model is not
             # in genai-prices, e.g. test and function models) and sums it into the run's usage.
             cost_usd=float(usage.cost) if usage.cost is not None else None,
-            model=agent.model_name,
-            messages=messages,
+            model=ctx.agent.model_name,
+            messages=result.all_messages(),
         )

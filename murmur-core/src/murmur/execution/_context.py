@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from murmur.agent import Agent
 from murmur.context_passer import ParentContext
 from murmur.core.budget import TokenBudget
+from murmur.core.errors import MurmurError, SpawnError
 from murmur.core.ids import new_id
 from murmur.execution._outcome import ExecutionOutcome
 from murmur.execution._spawns import SpawnCounter
-from murmur.types import ResultMetadata, TaskSpec
+from murmur.types import AgentResult, ResultMetadata, TaskSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -33,18 +34,19 @@ if TYPE_CHECKING:
     from murmur.runs._base import Stores
     from murmur.tooling._pool import ToolsetPool
     from murmur.tooling._registry import ToolRegistry
-    from murmur.types import AgentResult
 
 __all__ = [
     "ExecutionContext",
     "RuntimeProtocol",
     "current_context",
     "enter_run",
+    "failed_result",
     "leave_run",
     "new_context",
     "parent_messages",
     "parent_tool_call_id",
     "result_metadata",
+    "run_result",
 ]
 
 
@@ -298,3 +300,29 @@ def result_metadata(
         attempts=ctx.attempt,
         depth=ctx.depth,
     )
+
+
+def run_result(
+    ctx: ExecutionContext, started: float, outcome: ExecutionOutcome
+) -> AgentResult[Any]:
+    """The result of the run `ctx`, begun at `started`, that produced `outcome`."""
+    return AgentResult(
+        metadata=result_metadata(ctx, started, outcome),
+        value=outcome.output,
+        # The run's own list (`all_messages()` is a copy already): not copied again.
+        messages=outcome.messages if outcome.messages is not None else [],
+    )
+
+
+def failed_result(ctx: ExecutionContext, started: float, exc: Exception) -> AgentResult[Any]:
+    """The result of the run `ctx`, begun at `started`, that raised `exc`.
+
+    A `MurmurError` is the result's error; anything else (a bug in a hook or a plugin) is
+    still a typed result, a `SpawnError` naming it.
+    """
+    if not isinstance(exc, MurmurError):
+        exc = SpawnError(
+            f"agent {ctx.agent.name!r} failed unexpectedly: {exc!r}",
+            details={"exception": type(exc).__name__},
+        )
+    return AgentResult.failed(exc, result_metadata(ctx, started, None))

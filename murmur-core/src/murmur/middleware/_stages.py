@@ -9,6 +9,7 @@ execute: its limits travel in the envelope. See `docs/architecture.md`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from murmur.execution._options import RuntimeOptions
 from murmur.execution._spawns import SpawnCounter
@@ -20,25 +21,50 @@ from murmur.middleware.prepare import PrepareMiddleware
 from murmur.middleware.retry import RetryMiddleware
 from murmur.middleware.timeout import TimeoutMiddleware
 
-__all__ = ["caller_stages", "delivered_stages"]
+__all__ = ["CallerStages", "caller_stages", "delivered_stages"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerStages:
+    """The stages of a run started on a runtime, outermost first.
+
+    `spawn_control`, `observe` and `prepare` come first, then `inner`: the user's middleware,
+    retry, cost and timeout. The runtime runs the first three in the run's own frame
+    (`murmur._run`) and composes `inner` around the execution; `all` is every stage in order.
+    """
+
+    spawn_control: DepthLimitMiddleware
+    observe: ObservabilityMiddleware
+    prepare: PrepareMiddleware
+    inner: tuple[Middleware, ...]
+
+    @property
+    def all(self) -> list[Middleware]:
+        """Every stage, outermost first."""
+        return [self.spawn_control, self.observe, self.prepare, *self.inner]
+
+    @property
+    def only_cost(self) -> bool:
+        """Whether `inner` is the cost stage alone (no middleware, retry or timeout)."""
+        return len(self.inner) == 1 and isinstance(self.inner[0], CostTrackingMiddleware)
 
 
 def caller_stages(
     options: RuntimeOptions, spawns: SpawnCounter, extra: Sequence[Middleware]
-) -> list[Middleware]:
-    """The stages of a run started on this runtime, outermost first."""
-    stages: list[Middleware] = [
+) -> CallerStages:
+    """The stages of a run started on this runtime."""
+    inner: list[Middleware] = [*extra]
+    if options.retry_max_attempts > 1:
+        inner.append(RetryMiddleware(options.retry_max_attempts, options.retry_backoff_factor))
+    inner.append(CostTrackingMiddleware())
+    if options.timeout_seconds is not None:
+        inner.append(TimeoutMiddleware(options.timeout_seconds))
+    return CallerStages(
         DepthLimitMiddleware(options.max_spawn_depth, spawns),
         ObservabilityMiddleware(),
         PrepareMiddleware(),
-        *extra,
-    ]
-    if options.retry_max_attempts > 1:
-        stages.append(RetryMiddleware(options.retry_max_attempts, options.retry_backoff_factor))
-    stages.append(CostTrackingMiddleware())
-    if options.timeout_seconds is not None:
-        stages.append(TimeoutMiddleware(options.timeout_seconds))
-    return stages
+        tuple(inner),
+    )
 
 
 def delivered_stages(extra: Sequence[Middleware]) -> list[Middleware]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from murmur.execution._outcome import ExecutionOutcome
     from murmur.middleware._base import Next
 
-__all__ = ["DepthLimitMiddleware", "SpawnCounter"]
+__all__ = ["DepthLimitMiddleware", "SpawnCounter", "refuse"]
 
 
 class DepthLimitMiddleware:
@@ -52,8 +52,8 @@ class DepthLimitMiddleware:
             counter.take()
         return None
 
-    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
-        """Check, count, continue (no frame of this stage stays in a run it lets through)."""
+    def refusal(self, ctx: ExecutionContext) -> MurmurError | None:
+        """Why the run may not start (None: it may, and it is counted against the caps)."""
         if not ctx.ancestors and not ctx.spawn_counters and ctx.max_depth is None:
             # A top-level run started here (no limit inherited from a caller): the common case.
             limit = self.max_depth
@@ -62,33 +62,38 @@ class DepthLimitMiddleware:
                 counter.cap is None or counter.count < counter.cap
             ):
                 counter.count += 1  # SpawnCounter.take, inline: the common case
-                return call_next(ctx)
-        error: MurmurError | None = None
+                return None
         name = ctx.agent.name
         if name in ctx.ancestors:
             chain = " -> ".join((*ctx.ancestors, name))
-            error = SpawnCycleError(
+            return SpawnCycleError(
                 f"spawning {name!r} would re-enter an ancestor ({chain}); the child was not run",
                 details={"chain": [*ctx.ancestors, name]},
             )
-        elif (limit := self._limit(ctx)) is not None and ctx.depth > limit:
-            error = DepthLimitError(
+        if (limit := self._limit(ctx)) is not None and ctx.depth > limit:
+            return DepthLimitError(
                 f"spawn depth {ctx.depth} for agent {name!r} exceeds max_spawn_depth="
                 f"{limit}; raise RuntimeOptions(max_spawn_depth=...) or flatten the tree",
                 details={"depth": ctx.depth, "max_depth": limit},
             )
-        elif (exhausted := self._take(ctx)) is not None:
-            error = SpawnCapError(
+        if (exhausted := self._take(ctx)) is not None:
+            return SpawnCapError(
                 f"runtime-wide spawn cap max_total_spawns={exhausted.cap} exhausted; agent "
                 f"{name!r} was not run",
                 details={"cap": exhausted.cap},
             )
+        return None
+
+    def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
+        """Check, count, continue (no frame of this stage stays in a run it lets through)."""
+        error = self.refusal(ctx)
         if error is not None:
-            return _refuse(ctx, error)
+            return refuse(ctx, error)
         return call_next(ctx)
 
 
-async def _refuse(ctx: ExecutionContext, error: MurmurError) -> ExecutionOutcome:
+async def refuse(ctx: ExecutionContext, error: MurmurError) -> ExecutionOutcome:
+    """Tell the runtime's listeners the run was refused (`SPAWN_REFUSED`), then raise `error`."""
     if ctx.runtime is not None:
         await ctx.runtime.emit_for(
             ctx, EventType.SPAWN_REFUSED, {"reason": error.code, "error": error.message}

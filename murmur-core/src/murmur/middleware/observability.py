@@ -11,12 +11,12 @@ from collections.abc import Awaitable
 from murmur.core.errors import MurmurError
 from murmur.core.json import dump_value
 from murmur.events._model import EventType
-from murmur.execution._context import ExecutionContext
+from murmur.execution._context import ExecutionContext, RuntimeProtocol
 from murmur.execution._outcome import ExecutionOutcome
 from murmur.middleware._base import Next
 from murmur.runs._base import RunRecord, RunStatus
 
-__all__ = ["ObservabilityMiddleware"]
+__all__ = ["ObservabilityMiddleware", "completed", "failed", "spawned"]
 
 
 class ObservabilityMiddleware:
@@ -62,48 +62,19 @@ class ObservabilityMiddleware:
                 metadata=dict(ctx.task.metadata),
             )
             await store.put_soon(record)  # the final record below is written through
-        await runtime.emit_for(
-            ctx,
-            EventType.AGENT_SPAWNED,
-            {"model": ctx.agent.model_name, "depth": ctx.depth, "backend": ctx.backend},
-        )
+        await spawned(runtime, ctx)
         try:
             outcome = await call_next(ctx)
         except MurmurError as exc:
-            duration = (time.perf_counter() - started) * 1000
-            await runtime.emit_for(
-                ctx,
-                EventType.AGENT_FAILED,
-                {
-                    "error_type": type(exc).__name__,
-                    "error": exc.message,
-                    "code": exc.code,
-                    "duration_ms": round(duration, 3),
-                    "attempts": ctx.attempt,
-                },
-            )
+            await failed(runtime, ctx, exc, started)
             if store is not None and record is not None:
                 record.status = RunStatus.FAILED
                 record.error = exc.to_dict()
                 record.updated_at = time.time()
                 await store.put(record)
             raise
-        duration = (time.perf_counter() - started) * 1000
-        ctx.duration_ms = duration
-        await runtime.emit_for(
-            ctx,
-            EventType.AGENT_COMPLETED,
-            {
-                "duration_ms": round(duration, 3),
-                "model": outcome.model,
-                "input_tokens": outcome.input_tokens,
-                "output_tokens": outcome.output_tokens,
-                "requests": outcome.requests,
-                "tool_calls": max(outcome.tool_calls, ctx.tool_calls),
-                "cost_usd": outcome.cost_usd,
-                "attempts": ctx.attempt,
-            },
-        )
+        await completed(runtime, ctx, outcome, started)
+        duration = ctx.duration_ms
         if store is not None and record is not None:
             record.status = RunStatus.COMPLETED
             record.output = dump_value(outcome.output)
@@ -117,3 +88,51 @@ class ObservabilityMiddleware:
             record.updated_at = time.time()
             await store.put(record)
         return outcome
+
+
+def spawned(runtime: RuntimeProtocol, ctx: ExecutionContext) -> Awaitable[None]:
+    """Emit the run's `AGENT_SPAWNED` (await the result)."""
+    return runtime.emit_for(
+        ctx,
+        EventType.AGENT_SPAWNED,
+        {"model": ctx.agent.model_name, "depth": ctx.depth, "backend": ctx.backend},
+    )
+
+
+def completed(
+    runtime: RuntimeProtocol, ctx: ExecutionContext, outcome: ExecutionOutcome, started: float
+) -> Awaitable[None]:
+    """Set the run's `duration_ms` (it began at `started`) and emit its `AGENT_COMPLETED`."""
+    duration = ctx.duration_ms = (time.perf_counter() - started) * 1000
+    return runtime.emit_for(
+        ctx,
+        EventType.AGENT_COMPLETED,
+        {
+            "duration_ms": round(duration, 3),
+            "model": outcome.model,
+            "input_tokens": outcome.input_tokens,
+            "output_tokens": outcome.output_tokens,
+            "requests": outcome.requests,
+            "tool_calls": max(outcome.tool_calls, ctx.tool_calls),
+            "cost_usd": outcome.cost_usd,
+            "attempts": ctx.attempt,
+        },
+    )
+
+
+def failed(
+    runtime: RuntimeProtocol, ctx: ExecutionContext, exc: MurmurError, started: float
+) -> Awaitable[None]:
+    """Emit the `AGENT_FAILED` of the run begun at `started` that raised `exc`."""
+    duration = (time.perf_counter() - started) * 1000
+    return runtime.emit_for(
+        ctx,
+        EventType.AGENT_FAILED,
+        {
+            "error_type": type(exc).__name__,
+            "error": exc.message,
+            "code": exc.code,
+            "duration_ms": round(duration, 3),
+            "attempts": ctx.attempt,
+        },
+    )

@@ -17,7 +17,7 @@ from murmur.execution._context import ExecutionContext
 from murmur.execution._outcome import ExecutionOutcome
 from murmur.middleware._base import Next
 
-__all__ = ["PrepareMiddleware", "needs_validation", "validate_output"]
+__all__ = ["PrepareMiddleware", "load_context", "needs_validation", "validate_output"]
 
 
 class PrepareMiddleware:
@@ -25,6 +25,17 @@ class PrepareMiddleware:
 
     def __call__(self, ctx: ExecutionContext, call_next: Next) -> Awaitable[ExecutionOutcome]:
         """Prepare, then continue (without a frame of its own for an agent with no context)."""
+        passer = self.prepare(ctx)
+        if passer is None:
+            return call_next(ctx)
+        return _with_context(passer, ctx, call_next)
+
+    def prepare(self, ctx: ExecutionContext) -> ContextPasser | None:
+        """Validate and pre-process the input into `ctx.input`.
+
+        Returns the context passer still to fill `ctx.message_history` (`load_context`), or
+        None when the run starts fresh (the default `NullContextPasser`).
+        """
         agent = ctx.agent
         value = ctx.task.input
         if agent.input_type is not None and not isinstance(value, agent.input_type):
@@ -55,13 +66,19 @@ class PrepareMiddleware:
             passer = ctx.runtime.context_passer(passer)
         if type(passer) is NullContextPasser:  # the default: the child starts fresh
             ctx.message_history = []
-            return call_next(ctx)
-        return _with_context(passer, ctx, call_next)
+            return None
+        return passer
 
 
 async def _with_context(
     passer: ContextPasser, ctx: ExecutionContext, call_next: Next
 ) -> ExecutionOutcome:
+    await load_context(passer, ctx)
+    return await call_next(ctx)
+
+
+async def load_context(passer: ContextPasser, ctx: ExecutionContext) -> None:
+    """Fill `ctx.message_history` from `passer` (a failure is a `ContextError`)."""
     parent: ParentContext | None = ctx.parent
     try:
         ctx.message_history = list(await passer.prepare(parent, ctx.task))
@@ -72,7 +89,6 @@ async def _with_context(
             f"context passer {getattr(passer, 'name', type(passer).__name__)!r} failed for "
             f"agent {ctx.agent.name!r}: {exc!r}"
         ) from exc
-    return await call_next(ctx)
 
 
 def _call_hook(hook: Any, value: Any, agent_name: str, kind: str) -> Any:
