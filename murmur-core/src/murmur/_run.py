@@ -1,7 +1,7 @@
 """The frame a run started on a runtime executes in: its stages, its execution, its result.
 
 Each suspension of a run passes through every coroutine frame between the caller and the
-model (a no-work PydanticAI run suspends 14 times), and in pairs of no-work runs each such
+model (a no-work PydanticAI run is resumed 13 times), and in pairs of no-work runs each such
 frame costs about 0.2% of the run. So `RunFrame.result` is one frame doing the work of the
 caller's first three stages itself, through each stage's own methods: spawn control
 (`refusal`), observability (`spawned`, `completed`, `failed`) and prepare (`prepare`). When
