@@ -66,13 +66,19 @@ def line_fields(
     agent, task_id, trace_id, parent_trace_id when set, then the payload's
     (`include_payload`), which never replace those.
     """
-    fields: dict[str, Any] = {"agent": agent, "task_id": task_id, "trace_id": trace_id}
+    # The payload first, the ids over it: one dict built in C, whatever the payload's size.
+    fields: dict[str, Any] = {
+        **(payload if include_payload else _NO_PAYLOAD),
+        "agent": agent,
+        "task_id": task_id,
+        "trace_id": trace_id,
+    }
     if parent_trace_id:
         fields["parent_trace_id"] = parent_trace_id
-    if include_payload and payload:
-        for key, value in payload.items():
-            fields.setdefault(key, value)
     return fields
+
+
+_NO_PAYLOAD: dict[str, Any] = {}
 
 
 class ConsoleLines:
