@@ -87,3 +87,28 @@ def test_an_event_line_carries_the_ids_then_the_payload() -> None:
     assert second.endswith(
         "[error    ] agent_completed                agent=a parent_trace_id=p task_id=t trace_id=r"
     )
+
+
+def test_a_lines_fields_are_the_ids_then_the_payload_the_ids_winning() -> None:
+    from murmur.events._console import line_fields
+
+    payload = {"agent": "not this one", "parent_trace_id": "from payload", "n": 1}
+    assert list(line_fields("a", "t", "r", None, payload, True).items()) == [
+        ("agent", "a"),
+        ("task_id", "t"),
+        ("trace_id", "r"),
+        ("parent_trace_id", "from payload"),  # no parent of its own: the payload's shows
+        ("n", 1),
+    ]
+    assert list(line_fields("a", "t", "r", "p", payload, True).items()) == [
+        ("agent", "a"),
+        ("task_id", "t"),
+        ("trace_id", "r"),
+        ("parent_trace_id", "p"),
+        ("n", 1),
+    ]
+    assert line_fields("a", "t", "r", None, payload, False) == {
+        "agent": "a",
+        "task_id": "t",
+        "trace_id": "r",
+    }

@@ -66,19 +66,14 @@ def line_fields(
     agent, task_id, trace_id, parent_trace_id when set, then the payload's
     (`include_payload`), which never replace those.
     """
-    # The payload first, the ids over it: one dict built in C, whatever the payload's size.
-    fields: dict[str, Any] = {
-        **(payload if include_payload else _NO_PAYLOAD),
-        "agent": agent,
-        "task_id": task_id,
-        "trace_id": trace_id,
-    }
+    ids: dict[str, Any] = {"agent": agent, "task_id": task_id, "trace_id": trace_id}
     if parent_trace_id:
-        fields["parent_trace_id"] = parent_trace_id
-    return fields
-
-
-_NO_PAYLOAD: dict[str, Any] = {}
+        ids["parent_trace_id"] = parent_trace_id
+    if not include_payload or not payload:
+        return ids
+    # The ids first, then the payload's keys, the ids' values winning: one dict built in C
+    # (no Python loop over the payload).
+    return {**ids, **payload, **ids}
 
 
 class ConsoleLines:
