@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from murmur import Agent, AgentRuntime, EventType, RuntimeOptions, TaskSpec
+from murmur import Agent, AgentRuntime, EventType, RuntimeOptions, SpawnError, TaskSpec
 from murmur.backends._pydantic_ai import PydanticAIExecutor
 from murmur.events import CollectingEventEmitter
 from murmur.execution import ExecutionContext
@@ -179,3 +179,13 @@ async def test_the_frame_awaits_the_model_itself_only_when_no_stage_has_work(
     result = await runtime.run(Agent(name="echo", model=echo_model()), "hi")
     assert result.output == "echo:hi"
     assert calls == executes
+
+
+async def test_a_context_without_a_runtime_is_a_failed_result_not_a_raise() -> None:
+    """A context built by hand without its runtime cannot run (no tools to resolve)."""
+    runtime = AgentRuntime(event_emitter=CollectingEventEmitter())
+    ctx = runtime.context_for(Agent(name="echo", model=echo_model()), TaskSpec(input="hi"))
+    ctx.runtime = None
+    result = await runtime.execute_context(ctx)
+    assert not result.is_ok()
+    assert isinstance(result.error, SpawnError)
