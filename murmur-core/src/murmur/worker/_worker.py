@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from murmur.agent import Agent
@@ -433,9 +433,7 @@ class Worker:
             # broker: the task is done. Acknowledged again, not run.
             self.stats.duplicates += 1
             self._slots.give(1)
-            stale = asyncio.create_task(self._ack_quietly(consumer, delivery))
-            self._handlers.add(stale)
-            stale.add_done_callback(self._handlers.discard)
+            self._in_task(self._ack_quietly(consumer, delivery))
             return
         held = self._held.get(key)
         if held is not None:
@@ -453,7 +451,11 @@ class Worker:
             )
             return
         held = self._held[key] = Held(consumer, delivery)  # touched from now on, until settled
-        task = asyncio.create_task(self._guarded(held))
+        self._in_task(self._guarded(held))
+
+    def _in_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in a task of its own, one of the handlers `stop` waits for."""
+        task = asyncio.create_task(work)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
@@ -603,13 +605,14 @@ class Worker:
             del self._held[key]
 
     async def _settle(self, consumer: TaskConsumer, delivery: Delivery) -> None:
-        held = self._held.get(_message(delivery))
+        key = _message(delivery)  # the same for every delivery of the message
+        held = self._held.get(key)
         if held is not None:  # the newest delivery of the message (it may have come back)
             consumer, delivery = held.consumer, held.delivery
         async with asyncio.timeout(_OP_TIMEOUT):
             await consumer.ack(delivery)
         settled = self._settled
-        settled[_message(delivery)] = None
+        settled[key] = None
         if len(settled) > _SETTLED_KEPT:
             del settled[next(iter(settled))]
 
